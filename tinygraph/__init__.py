@@ -1,0 +1,54 @@
+"""tinygraph: a small, fast, autograd-free computational-graph framework on numpy.
+
+Build a graph of nodes once (shapes inferred as you build), then run it
+forward and backward many times. Every op carries a hand-written backward.
+
+    import numpy as np
+    import tinygraph as tg
+
+    x = tg.placeholder((None, 3), name="x")
+    w = tg.parameter(np.ones((3, 1)), name="w")
+    loss = tg.mean(tg.sigmoid(x @ w))
+    g = tg.Graph(loss)
+    g.forward({x: np.random.rand(8, 3)})
+    dw = g.backward()[w]
+"""
+
+from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
+from .graph import Graph
+from .node import Constant, Node, Op, Parameter, Placeholder, constant, parameter, placeholder, topological_order
+from .ops import (
+    OPS,
+    abs,
+    add,
+    div,
+    exp,
+    log,
+    matmul,
+    mean,
+    mul,
+    neg,
+    power,
+    register,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    softplus,
+    sub,
+    sum,
+    tanh,
+    transpose,
+)
+from .rewrite import REWRITES, register_rewrite
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FeedError", "GradientError", "OpError", "ShapeError", "TinygraphError",
+    "Graph", "Node", "Op", "Placeholder", "Parameter", "Constant",
+    "placeholder", "parameter", "constant", "topological_order",
+    "OPS", "register", "REWRITES", "register_rewrite",
+    "abs", "add", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
+    "reshape", "sigmoid", "softmax", "softplus", "sub", "sum", "tanh", "transpose",
+]

@@ -1,0 +1,1 @@
+"""The deeplearning.ai course's assignments expressed as tinygraph graphs."""

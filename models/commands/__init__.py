@@ -1,0 +1,1 @@
+"""Subcommands of the ``tinygraph`` command line (see ``tinygraph.cli.SUBCOMMANDS``)."""

@@ -151,7 +151,7 @@ def test_operators_and_reflected_forms():
         "3 + a": (3 + a, 3 + v), "a - 1": (a - 1, v - 1),
     }
     g = tg.Graph([node for node, _ in cases.values()])
-    for (label, (_, expected)), got in zip(cases.items(), g.forward()):
+    for (label, (_, expected)), got in zip(cases.items(), g.forward(), strict=False):
         np.testing.assert_allclose(got, expected, err_msg=label)
 
 
@@ -168,7 +168,7 @@ def test_functions_match_numpy():
         (tg.softplus(x), np.log1p(np.exp(v))), (tg.neg(x), -v), (tg.matmul(x, x.T), v @ v.T),
     ]
     g = tg.Graph([node for node, _ in cases])
-    for (node, expected), got in zip(cases, g.forward({x: v})):
+    for (node, expected), got in zip(cases, g.forward({x: v}), strict=False):
         assert node.shape == expected.shape, node
         np.testing.assert_allclose(got, expected, rtol=1e-12, err_msg=repr(node))
 
@@ -252,12 +252,12 @@ class TestFeeds:
         with pytest.raises(tg.FeedError, match="unknown feed 'other'"):
             self.g.forward({"x": np.ones((2, 3)), "y": np.ones((1, 2)), other: np.ones(3)})
 
-    @pytest.mark.parametrize("bad", [np.ones((2, 4)), np.ones(3), np.ones((2, 3, 1))])
-    def test_wrong_shape_names_placeholder_expected_and_given(self, bad):
+    @pytest.mark.parametrize("bad,shown", [((2, 4), "(2, 4)"), ((3,), "(3,)"), ((2, 3, 1), "(2, 3, 1)")])
+    def test_wrong_shape_names_placeholder_expected_and_given(self, bad, shown):
         with pytest.raises(tg.FeedError) as info:
-            self.g.forward({"x": bad, "y": np.ones((1, 2))})
+            self.g.forward({"x": np.ones(bad), "y": np.ones((1, 2))})
         message = str(info.value)
-        assert "'x'" in message and "(?, 3)" in message and str(bad.shape).replace(" ", "")[:-1] in message.replace(" ", "")
+        assert "'x'" in message and "expects shape (?, 3)" in message and f"fed shape {shown}" in message
         assert isinstance(info.value, ValueError)
 
     def test_feeds_are_converted_to_the_placeholder_dtype(self):

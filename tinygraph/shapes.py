@@ -7,11 +7,11 @@ the number of axes is unknown.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
-StaticShape = Optional[Tuple[Optional[int], ...]]
+StaticShape = tuple[int | None, ...] | None
 
 
 def format_shape(shape: StaticShape) -> str:
@@ -45,14 +45,14 @@ def broadcast_static(*shapes: StaticShape) -> StaticShape:
     return tuple(result)
 
 
-def unbroadcast(grad: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` back down to ``shape``: the VJP of broadcasting ``shape`` up to grad's shape.
 
     Sums away the extra leading axes and the axes where ``shape`` has size 1.
     Raises ValueError when grad's shape cannot have come from broadcasting ``shape``.
     """
     lead = grad.ndim - len(shape)
-    if lead < 0 or any(s != 1 and s != g for s, g in zip(shape, grad.shape[lead:])):
+    if lead < 0 or any(s != 1 and s != g for s, g in zip(shape, grad.shape[lead:], strict=False)):
         raise ValueError(f"a gradient of shape {grad.shape} does not reduce to {shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1
@@ -60,7 +60,7 @@ def unbroadcast(grad: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     return grad.sum(axis=axes).reshape(shape) if axes else grad.reshape(shape)
 
 
-def normalize_axis(axis: Optional[int | Sequence[int]], ndim: int) -> Optional[Tuple[int, ...]]:
+def normalize_axis(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
     """Turn ``axis`` (None, an int or ints, negatives allowed) into sorted positive axes."""
     if axis is None:
         return None

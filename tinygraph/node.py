@@ -200,6 +200,12 @@ class Op:
         domain: ``(low, high)`` where the op is smooth, or one such pair per input.
             Gradient checks and property tests draw inputs from it.
         kinks: input values where the op is not differentiable (relu: 0).
+        signature: the input shapes the op needs, in numpy's gufunc notation
+            (matmul: ``"(n?,k),(k,m?)->(n?,m?)"``); ``None``: any shapes that
+            broadcast together. Tests draw input shapes from it.
+
+    An op whose constructor takes arguments overrides :meth:`examples`, so the
+    property tests know which instances to check.
 
     During backward, ``self.needs_input_grad`` holds one bool per input; an op may
     skip (return ``None`` for) an input that does not need a gradient.
@@ -209,6 +215,7 @@ class Op:
     arity: ClassVar[Optional[int]] = None
     domain: ClassVar[Optional[Any]] = None
     kinks: ClassVar[Tuple[float, ...]] = ()
+    signature: ClassVar[Optional[str]] = None
     needs_input_grad: Tuple[bool, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -236,6 +243,11 @@ class Op:
     def params(self) -> dict:
         """The constructor arguments that distinguish two instances (for repr and merging)."""
         return {}
+
+    @classmethod
+    def examples(cls) -> Sequence["Op"]:
+        """Instances the property tests check: ``cls()`` unless the op needs arguments."""
+        return (cls(),)
 
     # --- building nodes -----------------------------------------------------
     def __call__(self, *inputs: Any, name: Optional[str] = None) -> Node:

@@ -105,6 +105,7 @@ class MatMul(Op):
 
     arity = 2
     domain = (-2.0, 2.0)
+    signature = "(n?,k),(k,m?)->(n?,m?)"
 
     def infer_shape(self, a: StaticShape, b: StaticShape) -> StaticShape:
         if a is None or b is None:
@@ -248,6 +249,10 @@ class Power(Elementwise):
             raise TypeError(f"power needs a constant number as exponent, got {exponent!r}")
         self.exponent = exponent
 
+    @classmethod
+    def examples(cls):
+        return (cls(2), cls(3), cls(0.5), cls(-1.5))
+
     def params(self) -> dict:
         return {"exponent": self.exponent}
 
@@ -269,6 +274,19 @@ class Reduction(Op):
     def __init__(self, axis: Optional[int | Sequence[int]] = None, keepdims: bool = False):
         self.axis = axis if axis is None or isinstance(axis, int) else tuple(axis)
         self.keepdims = bool(keepdims)
+
+    @classmethod
+    def examples(cls):
+        return (cls(), cls(axis=-1), cls(axis=0, keepdims=True), cls(axis=(0, -1)))
+
+    @property
+    def signature(self):
+        """For tests: at least as many axes as ``axis`` reaches."""
+        if self.axis is None:
+            return None
+        axes = (self.axis,) if isinstance(self.axis, int) else self.axis
+        ndim = max(len(axes), *(a + 1 if a >= 0 else -a for a in axes))  # (0, -1) needs two axes
+        return "(" + ",".join(f"n{i}" for i in range(ndim)) + ")->()"
 
     def params(self) -> dict:
         return {"axis": self.axis, "keepdims": self.keepdims}
@@ -318,6 +336,15 @@ class Transpose(Op):
     def __init__(self, axes: Optional[Sequence[int]] = None):
         self.axes = None if axes is None else tuple(int(a) for a in axes)
 
+    @classmethod
+    def examples(cls):
+        return (cls(), cls((1, 0, 2)))
+
+    @property
+    def signature(self):
+        """For tests: exactly ``len(axes)`` axes when ``axes`` is given."""
+        return None if self.axes is None else "(" + ",".join(f"n{i}" for i in range(len(self.axes))) + ")->()"
+
     def params(self) -> dict:
         return {"axes": self.axes} if self.axes is not None else {}
 
@@ -350,6 +377,16 @@ class Reshape(Op):
         if self.shape.count(-1) > 1 or any(d < -1 for d in self.shape):
             raise ValueError(f"reshape: bad target shape {shape!r}")
 
+    @classmethod
+    def examples(cls):
+        return (cls((-1,)), cls((2, -1)), cls((-1, 1)))
+
+    @property
+    def signature(self):
+        """For tests: a last axis of the fixed sizes' product, so the elements divide evenly."""
+        known = int(np.prod([d for d in self.shape if d != -1]))
+        return f"({known})->()" if -1 in self.shape and known > 1 else None
+
     def params(self) -> dict:
         return {"shape": self.shape}
 
@@ -379,9 +416,14 @@ class Softmax(Op):
 
     arity = 1
     domain = (-2.0, 2.0)
+    signature = "(n)->(n)"  # at least one axis
 
     def __init__(self, axis: int = -1):
         self.axis = int(axis)
+
+    @classmethod
+    def examples(cls):
+        return (cls(), cls(axis=0))
 
     def params(self) -> dict:
         return {"axis": self.axis}

@@ -203,6 +203,9 @@ class Op:
         signature: the input shapes the op needs, in numpy's gufunc notation
             (matmul: ``"(n?,k),(k,m?)->(n?,m?)"``); ``None``: any shapes that
             broadcast together. Tests draw input shapes from it.
+        pure: ``True`` when forward depends on its inputs alone (no randomness,
+            no state), so graph rewrites may fold and merge it. Set ``False``
+            for an op like dropout.
 
     An op whose constructor takes arguments overrides :meth:`examples`, so the
     property tests know which instances to check.
@@ -216,6 +219,7 @@ class Op:
     domain: ClassVar[Optional[Any]] = None
     kinks: ClassVar[Tuple[float, ...]] = ()
     signature: ClassVar[Optional[str]] = None
+    pure: ClassVar[bool] = True
     needs_input_grad: Tuple[bool, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

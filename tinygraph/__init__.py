@@ -15,6 +15,7 @@ forward and backward many times. Every op carries a hand-written backward.
 """
 
 from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
+from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
 from .graph import Graph
 from .node import Constant, Node, Op, Parameter, Placeholder, constant, parameter, placeholder, topological_order
 from .ops import (
@@ -49,6 +50,7 @@ __all__ = [
     "Graph", "Node", "Op", "Placeholder", "Parameter", "Constant",
     "placeholder", "parameter", "constant", "topological_order",
     "OPS", "register", "REWRITES", "register_rewrite",
+    "gradcheck", "GradcheckReport", "step_study", "StepStudy",
     "abs", "add", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
     "reshape", "sigmoid", "softmax", "softplus", "sub", "sum", "tanh", "transpose",
 ]

@@ -1,0 +1,851 @@
+"""Gradient checking: does a graph's backward agree with its forward?
+
+:func:`gradcheck` compares the analytic gradient (one forward, one backward)
+with central differences of the forward, ``(f(x + h) - f(x - h)) / 2h``, and
+explains what it finds: the worst elements, the node they belong to, the
+likely cause when the error has a recognisable pattern (a factor 2, a sign, the
+batch size, a transpose), and which op's backward disagrees with its own
+forward. :func:`step_study` sweeps the step ``h`` and shows the V-shaped curve
+of error against step: truncation error on the right (∝ h²), floating-point
+round-off on the left (∝ 1/h).
+
+Checks always run in float64, on a float64 copy of the graph: a float32 graph
+is checked for its math, not for float32 round-off, and the graph's own
+parameters are never touched, even if a run fails half-way.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import FeedError
+from .graph import Graph
+from .node import Constant, Node, Parameter, Placeholder, topological_order
+from .shapes import format_shape, unbroadcast
+
+__all__ = [
+    "ATOL", "RTOL", "DEFAULT_STEP", "ElementError", "GradcheckReport", "NodeCheck", "Projection",
+    "StepStudy", "Suspect", "gradcheck", "step_study",
+]
+
+DEFAULT_STEP = float(np.cbrt(np.finfo(np.float64).eps))  # ≈ 6.1e-6: balances h² truncation and eps/h round-off
+ATOL = 1e-6  # an element passes when |analytic - numeric| <= ATOL + RTOL * |numeric|
+RTOL = 1e-5
+
+NodeOrName = Node | str
+
+
+# --- what a check finds ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class ElementError:
+    """One checked element: where it is and how analytic and numeric compare."""
+
+    node: str
+    index: tuple[int, ...]
+    analytic: float
+    numeric: float
+    abs_error: float
+    tolerance: float  # atol + rtol * |numeric|
+    kink: str | None = None  # set when the perturbation crossed a kink: the numeric value means nothing
+
+    @property
+    def ok(self) -> bool:
+        return self.kink is not None or self.abs_error <= self.tolerance
+
+    @property
+    def relative_error(self) -> float:
+        """|a - n| / (|a| + |n|), the course's metric for one element."""
+        total = abs(self.analytic) + abs(self.numeric)
+        return self.abs_error / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Fast mode: the analytic and numeric derivative of the output along one random direction."""
+
+    node: str
+    analytic: float
+    numeric: float
+    abs_error: float
+    tolerance: float
+    kink: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kink is not None or self.abs_error <= self.tolerance
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """The verdict for one node checked (a parameter or a placeholder)."""
+
+    name: str
+    shape: tuple[int, ...]
+    checked: int  # how many elements or projections (see ``unit``) the verdict rests on, kinks excluded
+    unit: str  # "elements" or "projections"
+    failed: int
+    kinks: int
+    relative_error: float
+    max_abs_error: float
+    cause: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and (self.checked > 0 or self.kinks == 0)
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """An op whose backward disagrees with central differences of its own forward."""
+
+    node: str
+    op: str
+    where: str
+    input_index: int
+    input_name: str
+    analytic: float
+    numeric: float
+    cause: str | None = None
+
+
+@dataclass
+class GradcheckReport:
+    """What :func:`gradcheck` found. ``str(report)`` is a readable table.
+
+    Attributes:
+        ok: every checked element (full) or projection (fast) is within tolerance.
+        relative_error: ‖a − n‖₂ / (‖a‖₂ + ‖n‖₂) over everything checked (the course's
+            metric: below 1e-7 is great, above 1e-3 is almost certainly a bug).
+        max_abs_error: the largest |a − n|.
+        worst: the worst elements, worst first (by error over tolerance).
+        kinks: elements (or projections) whose perturbation crossed a kink; not counted as errors.
+        nodes: one :class:`NodeCheck` per node checked.
+        projections: fast mode's random-direction checks.
+        suspects: ops whose backward disagrees with their own forward (only looked for on failure).
+        causes: likely causes, in words.
+        forward_runs / backward_runs: how many times the graph ran.
+    """
+
+    ok: bool
+    mode: str
+    relative_error: float
+    max_abs_error: float
+    worst: list[ElementError]
+    kinks: list[ElementError | Projection]
+    nodes: list[NodeCheck]
+    projections: list[Projection]
+    suspects: list[Suspect]
+    causes: list[str]
+    forward_runs: int
+    backward_runs: int
+    seconds: float
+    step: float
+    atol: float
+    rtol: float
+    dtype: str
+    elements: int  # elements checked one by one
+
+    def __repr__(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        return (f"<GradcheckReport {verdict} mode={self.mode} relative_error={self.relative_error:.2e} "
+                f"max_abs_error={self.max_abs_error:.2e} forward_runs={self.forward_runs}>")
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.ok else "FAILED"
+        dtype = "float64" if self.dtype == "float64" else f"a float64 copy of a {self.dtype} graph"
+        lines = [
+            f"gradcheck {verdict}  (mode {self.mode}, {dtype}, step {self.step:.2g}*max(|x|,1), "
+            f"pass if |a-n| <= {self.atol:g} + {self.rtol:g}*|n|)",
+            f"  relative error ||a-n|| / (||a|| + ||n||) = {self.relative_error:.2e}    "
+            f"max |a-n| = {self.max_abs_error:.2e}",
+            f"  {self.forward_runs} forward runs, {self.backward_runs} backward, {self.seconds:.3g} s",
+            "",
+        ]
+        lines += _table(
+            ["node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|"],
+            [[n.name, format_shape(n.shape), f"{n.checked} {n.unit}", n.failed, n.kinks,
+              f"{n.relative_error:.2e}", f"{n.max_abs_error:.2e}"] for n in self.nodes],
+        )
+        if self.worst:
+            lines += ["", "worst elements" if self.ok else "worst elements (x: outside tolerance)"]
+            lines += _table(
+                ["node", "index", "analytic", "numeric", "|a-n|", "rel. error", ""],
+                [[e.node, _format_index(e.index), f"{e.analytic: .6e}", f"{e.numeric: .6e}", f"{e.abs_error:.2e}",
+                  f"{e.relative_error:.2e}", "" if e.ok else "x"] for e in self.worst],
+            )
+        if self.kinks:
+            lines += ["", f"kinks: {len(self.kinks)} perturbation(s) crossed a point where an op is not "
+                          "differentiable; their numeric values mean nothing and are not counted as errors"]
+            lines += [f"  {k.node}{_format_index(k.index) if isinstance(k, ElementError) else ' (a direction)'}: "
+                      f"{k.kink}" for k in self.kinks[:3]]
+        if self.causes:
+            lines += ["", "likely cause"] + [f"  - {cause}" for cause in self.causes]
+        return "\n".join(lines)
+
+
+def _format_index(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+
+
+# --- a float64 copy of the graph ---------------------------------------------------
+
+class _Twin:
+    """A float64 copy of the part of a graph that computes one output.
+
+    It shares the graph's op instances but has its own parameter values and
+    feeds, so perturbing them can never leave the user's graph changed.
+    """
+
+    def __init__(self, g: Graph, output: NodeOrName | None, feeds: Mapping[NodeOrName, Any] | None,
+                 grad_output: Any):
+        source = g.nodes[g._slot_of(output if output is not None else g.outputs[0])]
+        self.dtype = str(source.dtype)
+        self.of: dict[Node, Node] = {}
+        for node in topological_order([source]):
+            if isinstance(node, Parameter):
+                twin: Node = Parameter(np.array(node.value, dtype=np.float64), node.name)
+            elif isinstance(node, Placeholder):
+                twin = Placeholder(None, (), node.shape, np.float64, node.name)
+            elif isinstance(node, Constant):
+                twin = Constant(np.asarray(node.value, dtype=np.float64), node.name)
+            else:
+                twin = node.op(*(self.of[i] for i in node.inputs), name=node.name)
+            twin.trace = node.trace
+            self.of[node] = twin
+        self.source = g
+        self.graph = Graph(self.of[source], rewrites=False)
+        self.feeds = self._convert_feeds(g, feeds or {})
+        self.grad_output = None if grad_output is None else np.asarray(grad_output, dtype=np.float64)
+        self.kinked = [(n, j, float(k)) for n in self.graph.nodes if n.op is not None
+                       for k in n.op.kinks for j in range(len(n.inputs))]
+        self.forward_runs = 0
+
+    def _convert_feeds(self, g: Graph, feeds: Mapping[NodeOrName, Any]) -> dict[Any, np.ndarray]:
+        """Feeds keyed by twin placeholders, converted to float64 once (not in every run)."""
+        twins_by_name = {p.name: p for p in self.graph.placeholders}
+        other_outputs = {p.name for p in g.placeholders} - set(twins_by_name)
+        converted: dict[Any, np.ndarray] = {}
+        for key, value in feeds.items():
+            if isinstance(key, str):
+                if key in other_outputs:
+                    continue  # feeds another output of the graph, not the one checked
+                target: Any = twins_by_name.get(key, key)
+            else:
+                if key in g.placeholders and key not in self.of:
+                    continue
+                target = self.of.get(key, key)  # an unknown node stays: the run names it in a FeedError
+            try:
+                converted[target] = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError) as error:
+                raise FeedError(f"feed {getattr(key, 'name', key)!r} cannot be converted to float64: {error}") from None
+        return converted
+
+    def leaf(self, g: Graph, item: NodeOrName) -> Node:
+        """The twin of a parameter or placeholder named by the user, with a private array to perturb."""
+        try:
+            node = g.nodes[g._slot_of(item)]
+        except KeyError as error:
+            raise ValueError(f"gradcheck: {error.args[0]}") from None
+        twin = self.of.get(node)
+        if twin is None:
+            raise ValueError(f"gradcheck: the checked output does not depend on {node.name!r}")
+        if isinstance(twin, Placeholder):
+            if twin not in self.feeds:
+                raise FeedError(f"placeholder {twin.name!r} is checked but was not fed")
+            self.feeds[twin] = np.array(self.feeds[twin], dtype=np.float64)  # a private copy to perturb
+        elif not isinstance(twin, Parameter):
+            raise ValueError(
+                f"gradcheck perturbs parameters and placeholders; {node.name!r} is a {node.kind} node "
+                f"(built at {node.where()})"
+            )
+        return twin
+
+    def array(self, leaf: Node) -> np.ndarray:
+        return leaf.value if isinstance(leaf, Parameter) else self.feeds[leaf]
+
+    def batch_sizes(self) -> list[int]:
+        """Sizes fed along the placeholders' ``None`` axes: what 'off by the batch size' means here."""
+        sizes = set()
+        for p in self.graph.placeholders:
+            value = self.feeds.get(p)
+            if value is not None and value.ndim == len(p.shape):
+                sizes.update(value.shape[i] for i, d in enumerate(p.shape) if d is None and value.shape[i] > 1)
+        return sorted(sizes)
+
+    def evaluate(self) -> float:
+        """One forward run, reduced to the scalar being differentiated."""
+        self.forward_runs += 1
+        y = self.graph.forward(self.feeds)
+        if self.grad_output is None:
+            return float(np.asarray(y).reshape(-1)[0]) if np.size(y) == 1 else float("nan")
+        return float(np.vdot(self.grad_output, y))
+
+    def kink_signs(self) -> list[np.ndarray]:
+        return [np.sign(self.graph.value(node.inputs[j]) - k) for node, j, k in self.kinked]
+
+    def crossed(self, before: list[np.ndarray], after: list[np.ndarray]) -> str | None:
+        """Say which kink a perturbation crossed, if any: sides that differ between x - h and x + h."""
+        for (node, j, k), s0, s1 in zip(self.kinked, before, after, strict=True):
+            if np.shape(s0) == np.shape(s1) and np.any(s0 != s1):
+                return (f"{node.name} ({node.op.name}, built at {node.where()}): "
+                        f"input {j} ({node.inputs[j].name}) crosses the kink at {k:g}")
+        return None
+
+    def central(self, arr: np.ndarray, index: int, step: float) -> tuple[float, str | None]:
+        """Central difference along one element, and the kink it crossed (if any)."""
+        x0 = float(arr.flat[index])
+        target = step * max(abs(x0), 1.0)
+        h = (x0 + target) - x0  # a step that x0 + h represents exactly (Numerical Recipes' trick)
+        xp, xm = x0 + h, x0 - h
+        try:
+            arr.flat[index] = xp
+            fp, kp = self.evaluate(), self.kink_signs()
+            arr.flat[index] = xm
+            fm, km = self.evaluate(), self.kink_signs()
+        finally:
+            arr.flat[index] = x0  # exactly the value before
+        return (fp - fm) / (xp - xm), self.crossed(km, kp)
+
+    def along(self, arr: np.ndarray, direction: np.ndarray) -> tuple[float, np.ndarray, str | None]:
+        """``f(x + v) - f(x - v)``, the displacement actually taken (after rounding), and any kink crossed."""
+        x0 = arr.copy()
+        try:
+            np.add(x0, direction, out=arr)
+            fp, kp = self.evaluate(), self.kink_signs()
+            displacement = arr.copy()
+            np.subtract(x0, direction, out=arr)
+            fm, km = self.evaluate(), self.kink_signs()
+            displacement -= arr
+        finally:
+            arr[...] = x0
+        return fp - fm, displacement, self.crossed(km, kp)
+
+
+# --- recognising what went wrong ------------------------------------------------------
+
+def _name_factor(c: float, batch_sizes: Sequence[int]) -> str:
+    """Words for 'analytic = c × numeric'."""
+    def near(target: float) -> bool:
+        return abs(c - target) <= 1e-6 * abs(target)
+
+    names = []
+    if near(2.0):
+        names.append("analytic = 2 x numeric: a gradient counted twice (accumulated twice, "
+                     "or `+=` into an array another path still uses)")
+    elif near(0.5):
+        names.append("analytic = numeric / 2: half the gradient is missing, an accumulation dropped "
+                     "(a node used twice whose second contribution is not added)")
+    elif near(-1.0):
+        names.append("analytic = -numeric: a sign flipped in a backward rule")
+    for m in batch_sizes:
+        if near(m):
+            names.append(f"analytic = {m} x numeric, and {m} is the batch size: "
+                         "a 1/m missing in backward (a mean differentiated like a sum)")
+        elif near(1.0 / m):
+            names.append(f"analytic = numeric / {m}, and {m} is the batch size: "
+                         "divided by the batch size once too often")
+    if names:
+        return "; or ".join(names)
+    if abs(c - 1.0) < 1e-3:
+        return (f"analytic = {c:.9g} x numeric: nearly right; a tolerance or step question more than a bug "
+                "(see step_study)")
+    return f"analytic = {c:.6g} x numeric everywhere: a constant factor is wrong in a backward rule"
+
+
+def _likely_cause(
+    gradient: np.ndarray,
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    matches: Callable[[np.ndarray], bool],
+    batch_sizes: Sequence[int],
+) -> str | None:
+    """The pattern behind a failed check, if there is one.
+
+    ``analytic``/``numeric`` are the compared values (elements or projections);
+    ``matches(candidate)`` says whether a corrected full gradient would pass.
+    """
+    if analytic.size == 0:
+        return None
+    scale = np.max(np.abs(numeric))
+    if not np.any(analytic) and scale > 0:
+        return ("analytic is zero but numeric is not: the gradient never reaches this node "
+                "(a backward returned None or zeros for it)")
+    if scale == 0 or np.linalg.norm(numeric) <= 1e-9 * np.linalg.norm(analytic):
+        return ("numeric is zero but analytic is not: the output does not depend on this node "
+                "the way backward claims")
+    if gradient.ndim == 2 and gradient.shape[0] == gradient.shape[1] > 1 and matches(gradient.T):
+        return "analytic = numeric transposed: a transposed gradient (e.g. g @ b where g @ b.T was meant)"
+    c = float(np.vdot(analytic, numeric) / np.vdot(numeric, numeric))
+    if c != 0 and np.isfinite(c) and matches(gradient / c):
+        return _name_factor(c, batch_sizes)
+    return None
+
+
+def _within(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> np.ndarray:
+    return np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)
+
+
+def _relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    total = np.linalg.norm(analytic) + np.linalg.norm(numeric)
+    return float(np.linalg.norm(analytic - numeric) / total) if total else 0.0
+
+
+def _max_abs(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    return float(np.max(np.abs(analytic - numeric))) if np.size(analytic) else 0.0
+
+
+# --- the check ------------------------------------------------------------------------
+
+@dataclass
+class _NodeResult:
+    """Everything measured on one node, before it becomes report rows."""
+
+    leaf: Node
+    gradient: np.ndarray
+    indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    numeric: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    kinks: list[str | None] = field(default_factory=list)
+    # (analytic, numeric, unit, kink): derivatives along x ± h·(2·unit)/2; unit = displacement / 2h
+    projections: list[tuple[float, float, np.ndarray, str | None]] = field(default_factory=list)
+
+    def clean_projections(self) -> list[tuple[float, float, np.ndarray, str | None]]:
+        return [p for p in self.projections if p[3] is None]
+
+    def evidence(self, step: float, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, Callable]:
+        """What the verdict rests on: the projections that crossed no kink if there are
+        any (fast mode), else the single elements that crossed none.
+
+        Returns ``(analytic, numeric, matches)``; ``matches(candidate)`` says whether
+        a corrected gradient of the node's shape would agree with that evidence.
+        """
+        clean = self.clean_projections()
+        if clean:
+            n = np.array([p[1] for p in clean])
+            units = [p[2] for p in clean]
+
+            def matches(candidate: np.ndarray) -> bool:
+                along = np.array([np.vdot(candidate, unit) for unit in units])
+                return bool(np.all(_within(along, n, atol, rtol)))
+
+            return np.array([p[0] for p in clean]), n, matches
+        kept = np.array([k is None for k in self.kinks], dtype=bool)
+        indices, n = self.indices[kept], self.numeric[kept]
+
+        def matches(candidate: np.ndarray) -> bool:
+            return bool(np.all(_within(candidate.reshape(-1)[indices], n, atol, rtol)))
+
+        return self.gradient.reshape(-1)[indices], n, matches
+
+
+def gradcheck(
+    g: Graph,
+    feeds: Mapping[NodeOrName, Any] | None = None,
+    wrt: Iterable[NodeOrName] | None = None,
+    *,
+    mode: str = "full",
+    step: float | None = None,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    sample: int | None = None,
+    projections: int = 3,
+    worst: int = 5,
+    output: NodeOrName | None = None,
+    grad_output: Any = None,
+    seed: int | None = 0,
+) -> GradcheckReport:
+    """Compare ``g.backward`` with central differences of ``g.forward``, in float64.
+
+    Args:
+        g: the graph; its output (or ``output``) must be a scalar unless ``grad_output`` is given.
+        feeds: what ``g.forward`` needs.
+        wrt: parameters and placeholders (nodes or names) to check; default every
+            parameter the output depends on.
+        mode: ``"full"`` perturbs every element (two forward runs each);
+            ``"fast"`` checks ``projections`` random directions per node (two runs
+            each, however many elements the node has) and, when one fails,
+            narrows down to the node's worst elements.
+        step: base step ``h``; element ``x`` moves by ``h * max(|x|, 1)``, adjusted
+            so that ``x + h`` is exact. Default: the cube root of float64 epsilon.
+        atol, rtol: an element passes when ``|a - n| <= atol + rtol * |n|``
+            (defaults 1e-6 and 1e-5).
+        sample: full mode: check at most this many randomly chosen elements per node.
+        projections: fast mode: random directions per node.
+        worst: how many worst elements to report.
+        output: which output of a multi-output graph (default: the first).
+        grad_output: for a non-scalar output, check ``sum(grad_output * output)``.
+        seed: seeds the random choices (directions, samples); ``None`` for fresh ones.
+
+    Returns a :class:`GradcheckReport`. The graph's parameters are left exactly as they were.
+    """
+    if mode not in ("full", "fast"):
+        raise ValueError(f"gradcheck mode must be 'full' or 'fast', got {mode!r}")
+    started = time.perf_counter()
+    step = DEFAULT_STEP if step is None else float(step)
+    if not step > 0:
+        raise ValueError(f"gradcheck step must be positive, got {step!r}")
+    rng = np.random.default_rng(seed)
+    twin = _Twin(g, output, feeds, grad_output)
+    leaves = _leaves(g, twin, wrt)
+
+    twin.evaluate()
+    analytic = twin.graph.backward(leaves, grad_output=twin.grad_output)
+    results = [_NodeResult(leaf, np.asarray(analytic[leaf], dtype=np.float64)) for leaf in leaves]
+
+    for result in results:
+        if mode == "full":
+            size = result.gradient.size
+            chosen = np.arange(size) if sample is None or sample >= size else np.sort(
+                rng.choice(size, sample, replace=False))
+            _check_elements(twin, result, chosen, step)
+        else:
+            _check_projections(twin, result, projections, step, rng)
+            clean = result.clean_projections()
+            if any(abs(a - n) > atol + rtol * abs(n) for a, n, _, _ in clean):
+                _narrow_down(twin, result, step, worst, rng, atol, rtol)
+            elif not clean and result.gradient.size:  # every direction crossed a kink: check single elements
+                chosen = rng.choice(result.gradient.size, min(2 * worst, result.gradient.size), replace=False)
+                _check_elements(twin, result, np.sort(chosen), step)
+
+    report = _report(twin, results, mode, step, atol, rtol, worst)
+    if not report.ok:
+        report.suspects = _find_suspects(twin, leaves, step, atol, rtol, rng, twin.batch_sizes())
+        report.causes += [_describe_suspect(s) for s in report.suspects]
+    report.forward_runs = twin.forward_runs
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _leaves(g: Graph, twin: _Twin, wrt: Iterable[NodeOrName] | None) -> list[Node]:
+    if wrt is None:
+        leaves = list(twin.graph.parameters)
+    else:
+        leaves = [twin.leaf(g, item) for item in ([wrt] if isinstance(wrt, (Node, str)) else wrt)]
+    if not leaves:
+        raise ValueError("gradcheck: nothing to check: the output depends on no parameter (pass wrt=...)")
+    return list(dict.fromkeys(leaves))
+
+
+def _check_elements(twin: _Twin, result: _NodeResult, indices: np.ndarray, step: float) -> None:
+    arr = twin.array(result.leaf)
+    numeric = np.empty(len(indices))
+    kinks: list[str | None] = []
+    for position, index in enumerate(indices):
+        numeric[position], kink = twin.central(arr, int(index), step)
+        kinks.append(kink)
+    result.indices = np.concatenate([result.indices, indices.astype(np.intp)])
+    result.numeric = np.concatenate([result.numeric, numeric])
+    result.kinks += kinks
+
+
+def _check_projections(twin: _Twin, result: _NodeResult, count: int, step: float, rng: np.random.Generator) -> None:
+    arr = twin.array(result.leaf)
+    if arr.size == 0:
+        return
+    scale = np.maximum(np.abs(arr), 1.0)
+    for _ in range(count):
+        u = rng.standard_normal(arr.shape)
+        u /= np.linalg.norm(u)
+        h = step
+        difference, displacement, kink = twin.along(arr, h * scale * u)
+        if kink:  # a value near a kink may be missed by a smaller step; one at the kink is not
+            h = step / 64
+            difference, displacement, kink = twin.along(arr, h * scale * u)
+        # Both sides divided by 2h: derivatives along the direction, on the scale of one element.
+        unit = displacement / (2 * h)
+        result.projections.append((float(np.vdot(result.gradient, unit)), difference / (2 * h), unit, kink))
+
+
+def _narrow_down(twin: _Twin, result: _NodeResult, step: float, worst: int, rng: np.random.Generator,
+                 atol: float, rtol: float) -> None:
+    """A projection failed: find the node's worst elements without checking them all.
+
+    Bisect the failing direction (two runs per halving, following the half whose
+    error is larger), then check that element, the largest analytic elements and
+    a few random ones one by one.
+    """
+    arr = twin.array(result.leaf)
+    gradient = result.gradient
+    worst_projection = max(
+        (p for p in result.projections if not p[3]), key=lambda p: abs(p[0] - p[1]) / (atol + rtol * abs(p[1])))
+    analytic, numeric, unit, _ = worst_projection
+    direction = step * unit.reshape(-1)  # the direction that failed, moved along by x ± direction
+    error = analytic - numeric
+    remaining = rng.permutation(arr.size)  # random halves: an error pattern aligned with the layout cannot hide
+    while remaining.size > 1:
+        half, rest = remaining[: remaining.size // 2], remaining[remaining.size // 2:]
+        partial = np.zeros(arr.size)
+        partial[half] = direction[half]
+        difference, displacement, _ = twin.along(arr, partial.reshape(arr.shape))
+        half_error = (float(np.vdot(gradient, displacement)) - difference) / (2 * step)
+        if abs(half_error) >= abs(error - half_error):
+            remaining, error = half, half_error
+        else:
+            remaining, error = rest, error - half_error
+    largest = np.argsort(-np.abs(gradient).reshape(-1), kind="stable")[:worst]
+    randoms = rng.choice(arr.size, min(worst, arr.size), replace=False)
+    candidates = np.unique(np.concatenate([remaining, largest, randoms]))
+    _check_elements(twin, result, candidates, step)
+
+
+def _report(twin: _Twin, results: list[_NodeResult], mode: str, step: float, atol: float, rtol: float,
+            worst: int) -> GradcheckReport:
+    rows: list[ElementError] = []
+    kink_rows: list[ElementError | Projection] = []
+    projections: list[Projection] = []
+    nodes: list[NodeCheck] = []
+    causes: list[str] = []
+    compared: list[tuple[np.ndarray, np.ndarray]] = []
+    batch_sizes = twin.batch_sizes()
+    for result in results:
+        name, gradient = result.leaf.name, result.gradient
+        for index, n, kink in zip(result.indices, result.numeric, result.kinks, strict=True):
+            a = float(gradient.reshape(-1)[index])
+            row = ElementError(name, tuple(int(i) for i in np.unravel_index(index, gradient.shape)), a, float(n),
+                               abs(a - float(n)), atol + rtol * abs(float(n)), kink)
+            (kink_rows if kink else rows).append(row)
+        for a, n, _, kink in result.projections:
+            projection = Projection(name, a, n, abs(a - n), atol + rtol * abs(n), kink)
+            (kink_rows if kink else projections).append(projection)
+
+        a, n, matches = result.evidence(step, atol, rtol)
+        failed = int(np.sum(~_within(a, n, atol, rtol)))
+        cause = None
+        if failed:
+            cause = _likely_cause(gradient, a, n, matches, batch_sizes)
+            causes.append(f"{name}: {cause}" if cause else
+                          f"{name}: no simple pattern (not a factor, sign or transpose); see the suspects below")
+        elif a.size == 0 and gradient.size:
+            causes.append(f"{name}: nothing checked, every perturbation crossed a kink; "
+                          "move the values away from the kinks")
+        kinks = sum(k is not None for k in result.kinks) + sum(p[3] is not None for p in result.projections)
+        unit = "projections" if result.clean_projections() else "elements"
+        nodes.append(NodeCheck(name, tuple(gradient.shape), int(a.size), unit, failed, kinks,
+                               _relative_error(a, n), _max_abs(a, n), cause))
+        compared.append((a, n))
+
+    rows.sort(key=lambda e: -e.abs_error / e.tolerance)
+    a = np.concatenate([c[0] for c in compared])
+    n = np.concatenate([c[1] for c in compared])
+    return GradcheckReport(
+        ok=all(node.ok for node in nodes), mode=mode, relative_error=_relative_error(a, n),
+        max_abs_error=_max_abs(a, n), worst=rows[:worst], kinks=kink_rows, nodes=nodes, projections=projections,
+        suspects=[], causes=causes, forward_runs=0, backward_runs=1, seconds=0.0, step=step, atol=atol, rtol=rtol,
+        dtype=twin.dtype, elements=sum(int(r.indices.size) for r in results),
+    )
+
+
+# --- which op is to blame --------------------------------------------------------------
+
+def _find_suspects(twin: _Twin, leaves: Sequence[Node], step: float, atol: float, rtol: float,
+                   rng: np.random.Generator, batch_sizes: Sequence[int]) -> list[Suspect]:
+    """Check each op between the checked nodes and the output on its own.
+
+    Each op's backward is compared with central differences of its own forward,
+    at the values of an unperturbed run, along three random directions per
+    input: cheap (op runs, not graph runs), and it points at the rule to fix.
+    """
+    twin.evaluate()  # the values of the unperturbed point
+    values = twin.graph.value
+    depends = set(leaves)
+    suspects = []
+    for node in twin.graph.nodes:
+        if node.op is None or not any(i in depends for i in node.inputs):
+            continue
+        depends.add(node)
+        inputs = [np.asarray(values(i), dtype=np.float64) for i in node.inputs]
+        needs = tuple(i in depends for i in node.inputs)
+        for j, need in enumerate(needs):
+            if need:
+                suspect = _check_op_input(node, inputs, values(node), needs, j, step, atol, rtol, rng, batch_sizes)
+                if suspect is not None:
+                    suspects.append(suspect)
+    return suspects
+
+
+def _check_op_input(node: Node, inputs: list[np.ndarray], output: np.ndarray, needs: tuple[bool, ...], j: int,
+                    step: float, atol: float, rtol: float, rng: np.random.Generator,
+                    batch_sizes: Sequence[int] = ()) -> Suspect | None:
+    op, x = node.op, inputs[j]
+    if x.size == 0 or np.size(output) == 0:
+        return None
+    scale = np.maximum(np.abs(x), 1.0)
+    measured = []
+    for _ in range(3):
+        upstream = rng.standard_normal(np.shape(output))
+        upstream /= np.linalg.norm(upstream)
+        op.needs_input_grad = needs
+        grad = op.backward(upstream, *inputs, output=output)[j]
+        grad = np.zeros_like(x) if grad is None else np.asarray(grad, dtype=np.float64)
+        if grad.shape != x.shape:
+            try:
+                grad = unbroadcast(grad, x.shape)
+            except ValueError:
+                return None  # a wrong shape: the engine's own check reports it
+        u = rng.standard_normal(x.shape)
+        u /= np.linalg.norm(u)
+        shift = step * scale * u
+        xp, xm = x + shift, x - shift
+        if any(np.any(np.sign(xp - k) != np.sign(xm - k)) for k in op.kinks):
+            continue  # crossing a kink: this direction says nothing
+        yp = op.forward(*inputs[:j], xp, *inputs[j + 1:])
+        ym = op.forward(*inputs[:j], xm, *inputs[j + 1:])
+        numeric = float(np.vdot(upstream, np.asarray(yp) - np.asarray(ym))) / (2 * step)
+        measured.append((grad, float(np.vdot(grad, xp - xm)) / (2 * step), numeric, xp - xm, upstream))
+    if not measured:
+        return None
+    a = np.array([m[1] for m in measured])
+    n = np.array([m[2] for m in measured])
+    if np.all(_within(a, n, atol, rtol)):
+        return None
+    # The transforms are tried on each direction's own gradient (each had its own upstream).
+    def matches(transform: Callable[[np.ndarray], np.ndarray]) -> bool:
+        along = np.array([np.vdot(transform(m[0]), m[3]) / (2 * step) for m in measured])
+        return bool(np.all(_within(along, n, atol, rtol)))
+
+    cause = _op_cause(x, a, n, matches, batch_sizes)
+    worst = int(np.argmax(np.abs(a - n)))
+    return Suspect(node.name, repr(op), node.where(), j, node.inputs[j].name, float(a[worst]), float(n[worst]), cause)
+
+
+def _op_cause(x: np.ndarray, a: np.ndarray, n: np.ndarray, matches: Callable,
+              batch_sizes: Sequence[int]) -> str | None:
+    if x.ndim == 2 and x.shape[0] == x.shape[1] > 1 and matches(lambda grad: grad.T):
+        return "its gradient is transposed"
+    if not np.any(n):
+        return None
+    c = float(np.vdot(a, n) / np.vdot(n, n))
+    if c != 0 and np.isfinite(c) and matches(lambda grad: grad / c):
+        return _name_factor(c, batch_sizes).split(":")[0]
+    return None
+
+
+def _describe_suspect(s: Suspect) -> str:
+    why = f" ({s.cause})" if s.cause else ""
+    return (f"suspect: {s.node} = {s.op}(...) built at {s.where}: its backward for input {s.input_index} "
+            f"({s.input_name}) disagrees with its own forward{why}")
+
+
+# --- choosing the step ------------------------------------------------------------------
+
+@dataclass
+class StepStudy:
+    """Error against step: the V-shaped curve of a central difference.
+
+    Right of the V, truncation error shrinks like h²; left of it, round-off
+    grows like eps/h. ``best_step`` is the bottom of the V.
+    """
+
+    steps: np.ndarray
+    errors: np.ndarray  # the course's relative error at each step
+    max_abs_errors: np.ndarray
+    best_step: float
+    best_error: float
+    forward_runs: int
+    seconds: float
+
+    def __str__(self) -> str:
+        logs = np.log10(np.maximum(self.errors, 1e-18))
+        low, high = float(np.min(logs)), float(np.max(logs))
+        width = 40
+        lines = [f"step study: relative error ||a-n|| / (||a|| + ||n||) against step "
+                 f"({self.forward_runs} forward runs, {self.seconds:.3g} s)",
+                 "  step      rel. error  max |a-n|"]
+        for h, e, m, lg in zip(self.steps, self.errors, self.max_abs_errors, logs, strict=True):
+            bar = "#" * (1 + int(round((lg - low) / (high - low) * (width - 1)))) if high > low else "#"
+            mark = "  <- best" if h == self.best_step else ""
+            lines.append(f"  {h:<8.1e}  {e:<10.2e}  {m:<9.2e}  {bar}{mark}")
+        lines.append(f"  best step {self.best_step:.1e}: relative error {self.best_error:.2e}  "
+                     f"(gradcheck's default step is {DEFAULT_STEP:.1e})")
+        return "\n".join(lines)
+
+    def plot(self, path: str | os.PathLike) -> str:
+        """Save the curve as an image (needs matplotlib); written atomically. Returns the path."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        path = os.fspath(path)
+        figure, axes = plt.subplots(figsize=(6, 4))
+        axes.loglog(self.steps, np.maximum(self.errors, 1e-18), "o-")
+        axes.axvline(self.best_step, color="grey", linestyle=":")
+        axes.set_xlabel("step h")
+        axes.set_ylabel("relative error  ||a-n|| / (||a|| + ||n||)")
+        axes.set_title(f"central differences: best step {self.best_step:.0e}")
+        axes.invert_xaxis()
+        figure.tight_layout()
+        directory = os.path.dirname(os.path.abspath(path))
+        suffix = os.path.splitext(path)[1] or ".png"
+        handle, temporary = tempfile.mkstemp(suffix=suffix, dir=directory)
+        os.close(handle)
+        try:
+            figure.savefig(temporary)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+        finally:
+            plt.close(figure)
+        return path
+
+
+def step_study(
+    g: Graph,
+    feeds: Mapping[NodeOrName, Any] | None = None,
+    wrt: Iterable[NodeOrName] | None = None,
+    *,
+    steps: Sequence[float] | None = None,
+    directions: int = 3,
+    output: NodeOrName | None = None,
+    grad_output: Any = None,
+    seed: int | None = 0,
+) -> StepStudy:
+    """Sweep the step of the central difference and measure the error at each.
+
+    For each node, ``directions`` random directions are fixed once; at every
+    step the derivative along each is compared with the analytic gradient, so
+    the cost is ``2 * directions * nodes`` forward runs per step, however many
+    elements the nodes have. Steps default to 1e-1 … 1e-12 (half decades); each
+    element moves by ``step * max(|x|, 1)``, as in :func:`gradcheck`, so the best
+    step here can be passed to ``gradcheck(step=...)``.
+    """
+    started = time.perf_counter()
+    steps = np.logspace(-1, -12, 23) if steps is None else np.asarray(steps, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    twin = _Twin(g, output, feeds, grad_output)
+    leaves = _leaves(g, twin, wrt)
+    twin.evaluate()
+    analytic = twin.graph.backward(leaves, grad_output=twin.grad_output)
+    fixed = []
+    for leaf in leaves:
+        arr = twin.array(leaf)
+        for _ in range(directions if arr.size else 0):
+            u = rng.standard_normal(arr.shape)
+            fixed.append((leaf, np.maximum(np.abs(arr), 1.0) * u / np.linalg.norm(u)))
+    errors, max_abs = [], []
+    for h in steps:
+        a, n = [], []
+        for leaf, direction in fixed:
+            difference, displacement, _ = twin.along(twin.array(leaf), h * direction)
+            a.append(float(np.vdot(analytic[leaf], displacement)) / (2 * h))
+            n.append(difference / (2 * h))
+        errors.append(_relative_error(np.array(a), np.array(n)))
+        max_abs.append(_max_abs(np.array(a), np.array(n)))
+    errors_array = np.array(errors)
+    best = int(np.argmin(errors_array))
+    return StepStudy(steps, errors_array, np.array(max_abs), float(steps[best]), float(errors_array[best]),
+                     twin.forward_runs, time.perf_counter() - started)

@@ -108,6 +108,9 @@ def propagate(w: np.ndarray, b: float, X: np.ndarray, Y: np.ndarray) -> tuple[di
     ``grads["db"]`` a float, both from the graph's backward.
     """
     lg = _load(w, b, X)
+    if np.shape(Y) != (1, np.shape(X)[1]):
+        raise ValueError(f"Y must be a (1, {np.shape(X)[1]}) row of labels to match X of shape {np.shape(X)}, "
+                         f"got shape {np.shape(Y)}")
     cost, _ = lg.graph.forward({lg.X: X, lg.Y: Y})
     grads = lg.graph.backward((lg.w, lg.b))
     return {"dw": grads[lg.w], "db": np.float64(grads[lg.b])}, np.float64(cost)

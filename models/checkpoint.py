@@ -134,6 +134,7 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
         if found != FORMAT:
             raise _fail(path, f"attribute 'format' is {found!r}, expected {FORMAT!r}: not a tinygraph checkpoint")
         version = f.attrs.get("version")
+        version = version.item() if isinstance(version, np.generic) else version
         if version != VERSION:
             raise _fail(path, f"attribute 'version' is {version!r}; this tinygraph reads version {VERSION}")
         shape = np.asarray(f.attrs.get("image_shape", ()))

@@ -14,6 +14,7 @@ forward and backward many times. Every op carries a hand-written backward.
     dw = g.backward()[w]
 """
 
+from .anomaly import AnomalyError, detect_anomaly
 from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
 from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
 from .graph import Graph
@@ -49,7 +50,7 @@ __all__ = [
     "FeedError", "GradientError", "OpError", "ShapeError", "TinygraphError",
     "Graph", "Node", "Op", "Placeholder", "Parameter", "Constant",
     "placeholder", "parameter", "constant", "topological_order",
-    "OPS", "register", "REWRITES", "register_rewrite",
+    "OPS", "register", "REWRITES", "register_rewrite", "AnomalyError", "detect_anomaly",
     "gradcheck", "GradcheckReport", "step_study", "StepStudy",
     "abs", "add", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
     "reshape", "sigmoid", "softmax", "softplus", "sub", "sum", "tanh", "transpose",

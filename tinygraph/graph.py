@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import anomaly, inspection
 from .errors import FeedError, GradientError, OpError
 from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .rewrite import rewrite
@@ -44,10 +45,9 @@ class Graph:
         self.outputs: Tuple[Node, ...] = (outputs,) if self._single else tuple(outputs)
         if not self.outputs or not all(isinstance(o, Node) for o in self.outputs):
             raise TypeError(f"Graph needs a node or a sequence of nodes, got {outputs!r}")
-        if rewrites:
-            self._replacement, self.rewrites_applied = rewrite(self.outputs, disable)
-        else:
-            self._replacement, self.rewrites_applied = {}, []
+        self._rewritten = rewrite(self.outputs, disable) if rewrites else None
+        self._replacement = self._rewritten.replacement if rewrites else {}
+        self.rewrites_applied = self._rewritten.applied if rewrites else []  # (pass name, before, after)
         self._run_outputs = tuple(self._replacement.get(o, o) for o in self.outputs)
 
         self.nodes: List[Node] = topological_order(self._run_outputs)
@@ -75,7 +75,8 @@ class Graph:
             return self._slot[matches[0]]
         slot = self._slot.get(self._replacement.get(node, node))
         if slot is None:
-            raise KeyError(f"node {getattr(node, 'name', node)!r} is not part of this graph")
+            why = self._rewritten.why_missing(node) if self._rewritten is not None else None
+            raise KeyError(why or f"node {getattr(node, 'name', node)!r} is not part of this graph")
         return slot
 
     def value(self, node: NodeOrName) -> np.ndarray:
@@ -112,11 +113,15 @@ class Graph:
                 )
             values[self._slot[placeholder]] = array
 
-    def forward(self, feeds: Optional[Mapping[NodeOrName, Any]] = None) -> Any:
+    def forward(self, feeds: Optional[Mapping[NodeOrName, Any]] = None, *, check_finite: Optional[bool] = None) -> Any:
         """Run the graph. ``feeds`` maps each placeholder (node or name) to an array.
 
         Returns the output's value, or a tuple of values for several outputs.
+        ``check_finite=True`` raises :class:`tinygraph.AnomalyError` at the first op
+        that makes NaN or inf (default: only inside ``tg.detect_anomaly()``).
         """
+        if check_finite or check_finite is None and anomaly.enabled:
+            return anomaly.forward(self, feeds)
         self._feed(feeds or {})
         values = self._values
         for slot, parameter in self._parameter_slots:
@@ -157,6 +162,7 @@ class Graph:
         *,
         output: Optional[NodeOrName] = None,
         grad_output: Optional[Any] = None,
+        check_finite: Optional[bool] = None,
     ) -> Dict[Node, np.ndarray]:
         """Gradients of the output with respect to each node in ``wrt``, after a forward.
 
@@ -167,10 +173,14 @@ class Graph:
                 (default: the first).
             grad_output: the upstream gradient (a vector-Jacobian product). Default
                 1, which needs a scalar output.
+            check_finite: raise :class:`tinygraph.AnomalyError` at the first op whose
+                gradient holds NaN or inf (default: only inside ``tg.detect_anomaly()``).
 
         Returns a dict node → gradient with that node's shape. Gradients are
         computed afresh each call, so calling twice gives the same result.
         """
+        if check_finite or check_finite is None and anomaly.enabled:
+            return anomaly.backward(self, wrt, output=output, grad_output=grad_output)
         if not self._has_run:
             raise RuntimeError("backward needs the values of a forward: call forward(feeds) first")
         output_slot = self._slot_of(output if output is not None else self.outputs[0])
@@ -192,6 +202,10 @@ class Graph:
                 )
         wrt_nodes = list(self.parameters if wrt is None else wrt)
         wrt_slots = tuple(self._slot_of(n) for n in wrt_nodes)
+        if wrt is not None and self._rewritten is not None:  # a node a rewrite went around has no gradient here
+            self._rewritten.check_gradients(
+                self.nodes[s] if isinstance(n, str) else n for n, s in zip(wrt_nodes, wrt_slots)
+            )
 
         grads: List[Any] = [None] * len(self.nodes)
         grads[output_slot] = seed
@@ -238,3 +252,14 @@ class Graph:
     def __repr__(self) -> str:
         names = ", ".join(o.name for o in self.outputs)
         return f"<Graph of {names}: {len(self.nodes)} nodes, {len(self.parameters)} parameters>"
+
+    # --- seeing it (tinygraph.inspection) ---------------------------------------
+    def summary(self) -> str:
+        """A table of the nodes in run order: op, shape, dtype, parameter counts; then the rewrites applied."""
+        return inspection.summary(self)
+
+    __str__ = summary
+
+    def to_dot(self) -> str:
+        """Graphviz DOT text of the graph, shapes on the edges (render it with ``dot -Tsvg``)."""
+        return inspection.to_dot(self)

@@ -33,6 +33,10 @@ def _user_frame() -> Optional[Tuple[str, int]]:
     return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
 
 
+def _where(trace: Optional[Tuple[str, int]]) -> str:
+    return f"{trace[0]}:{trace[1]}" if trace else "<unknown>"
+
+
 def _float_dtype(dtype: Any) -> np.dtype:
     """Floating dtypes are kept; anything else (ints, bools) computes in float64."""
     dtype = np.dtype(dtype)
@@ -83,7 +87,7 @@ class Node:
 
     def where(self) -> str:
         """'file:line' where the node was built, for messages."""
-        return f"{self.trace[0]}:{self.trace[1]}" if self.trace else "<unknown>"
+        return _where(self.trace)
 
     def __repr__(self) -> str:
         made_of = ""
@@ -256,16 +260,19 @@ class Op:
     # --- building nodes -----------------------------------------------------
     def __call__(self, *inputs: Any, name: Optional[str] = None) -> Node:
         if self.arity is not None and len(inputs) != self.arity:
-            raise TypeError(f"op {self.name!r} takes {self.arity} input(s), got {len(inputs)}")
+            raise TypeError(
+                f"op {self.name!r} takes {self.arity} input(s), got {len(inputs)} (at {_where(_user_frame())})"
+            )
         nodes = as_nodes(inputs)
         shapes = [n.shape for n in nodes]
         try:
             shape = self.infer_shape(*shapes)
-        except ShapeError:
-            raise
-        except ValueError as error:
-            described = ", ".join(format_shape(s) for s in shapes)
-            raise ShapeError(f"{self.name}: input shapes {described} do not work: {error}") from None
+        except ValueError as error:  # ShapeError too: either way, name the user's line, not ours
+            message = str(error)
+            if not isinstance(error, ShapeError):
+                described = ", ".join(format_shape(s) for s in shapes)
+                message = f"{self.name}: input shapes {described} do not work: {error}"
+            raise ShapeError(f"{message} (at {_where(_user_frame())})") from None
         return Node(self, nodes, shape, self.infer_dtype(*(n.dtype for n in nodes)), name)
 
     def __repr__(self) -> str:

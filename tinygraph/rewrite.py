@@ -1,12 +1,21 @@
 """Graph rewrites: small passes applied when a :class:`tinygraph.Graph` is built.
 
-A pass looks at one node (whose inputs are already rewritten) and returns a
-replacement node, or ``None`` to leave it alone. Passes run bottom-up over the
-graph, each node until no pass changes it. The user's own nodes are never
-mutated: rewriting builds new nodes, and the graph remembers which original
-node each one stands for.
+A pass is a function that looks at one node (its inputs already rewritten)
+and returns a replacement node, or ``None`` to leave it alone. Passes see op
+nodes and constants, never placeholders or parameters. The nodes a
+replacement brings are rewritten in turn, so passes compose: ``log(sigmoid(c))``
+of a constant ``c`` is made stable, then folded to one constant.
 
-Register a pass of your own with :func:`register_rewrite`::
+The passes that ship, in the order they run:
+
+- ``stable_log_sigmoid``: ``log(sigmoid(x))`` → ``-softplus(-x)`` and
+  ``log(1 - sigmoid(x))`` → ``-softplus(x)``;
+- ``constant_folding``: an op whose inputs are all constants becomes one constant;
+- ``merge_duplicates``: two nodes with the same op (same class, same
+  :meth:`~tinygraph.Op.params`) reading the same inputs become one; so do equal constants.
+
+Switch any off by name, ``tg.Graph(loss, disable=("constant_folding",))``, or
+all with ``rewrites=False``. Register a pass of your own with :func:`register_rewrite`::
 
     @tg.register_rewrite("double_negation")
     def double_negation(node):
@@ -14,23 +23,39 @@ Register a pass of your own with :func:`register_rewrite`::
             return node.inputs[0].inputs[0]
         return None
 
-A pass that keeps state across nodes (merging duplicates, say) is registered
-as a class; each graph gets a fresh instance.
+A pass that keeps state across nodes (as merging does) is registered as a
+class; each graph gets a fresh instance, called like a function.
+
+The user's nodes are never mutated: rewriting builds new nodes, and
+:class:`Rewritten` remembers which node now computes each original one, so
+``g.value(node)`` keeps working. A replacement must equal the node for *any*
+values of the existing nodes it reads (``-softplus(-x)`` equals
+``log(sigmoid(x))`` for every ``x``). That is what lets :meth:`Rewritten.blocked`
+tell exactly which intermediate nodes the rewritten graph can no longer
+differentiate with respect to (the ``sigmoid`` a stable rewrite went around,
+say), so ``g.backward(wrt=[that node])`` raises instead of answering wrongly.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
-from .node import Constant, Node, topological_order
 from . import ops
+from .errors import GradientError, ShapeError
+from .node import Constant, Node, Op, Parameter, Placeholder
+from .shapes import format_shape
 
-RewritePass = Callable[[Node], Optional[Node]]
+RewritePass = Callable[[Node], Node | None]
 
 # name -> pass function, or pass class instantiated once per graph; in the order they run.
-REWRITES: Dict[str, Union[RewritePass, type]] = {}
+REWRITES: dict[str, RewritePass | type] = {}
+
+# A pass whose output keeps being rewritten this deep is looping; say so instead of recursing on.
+MAX_DEPTH = 50
 
 
 def register_rewrite(name: str) -> Callable:
@@ -45,55 +70,211 @@ def register_rewrite(name: str) -> Callable:
     return decorate
 
 
-def rebuild(node: Node, inputs: Tuple[Node, ...]) -> Node:
+def rebuild(node: Node, inputs: tuple[Node, ...]) -> Node:
     """A copy of op node ``node`` reading ``inputs``: same op, name and source line."""
     new = node.op(*inputs, name=node.name)
     new.trace = node.trace
     return new
 
 
-def rewrite(outputs: Iterable[Node], disable: Iterable[str] = ()) -> Tuple[Dict[Node, Node], List[Tuple[str, Node, Node]]]:
-    """Apply every registered pass not in ``disable`` to the graph of ``outputs``.
-
-    Returns ``(replacement, applied)``: ``replacement`` maps every original node
-    to the node that now computes it; ``applied`` lists ``(pass name, before, after)``.
-    """
+def rewrite(outputs: Iterable[Node], disable: Iterable[str] = ()) -> Rewritten:
+    """Apply every registered pass not named in ``disable`` to the graph of ``outputs``."""
     disable = set(disable)
     unknown = disable - set(REWRITES)
     if unknown:
         raise ValueError(f"unknown rewrite(s) {sorted(unknown)}; registered: {sorted(REWRITES)}")
-    passes = [
-        (name, p() if isinstance(p, type) else p)
-        for name, p in REWRITES.items()
-        if name not in disable
-    ]
-    replacement: Dict[Node, Node] = {}
-    applied: List[Tuple[str, Node, Node]] = []
-    for node in topological_order(outputs):
-        if node.op is None:
-            replacement[node] = node
-            continue
-        inputs = tuple(replacement[i] for i in node.inputs)
-        current = node if all(a is b for a, b in zip(inputs, node.inputs)) else rebuild(node, inputs)
-        for _ in range(100):  # a pass that keeps rewriting forever is a bug; stop, don't hang
-            for name, rewrite_pass in passes:
-                new = rewrite_pass(current)
-                if new is not None and new is not current:
-                    applied.append((name, current, new))
-                    current = new
-                    break
-            else:
-                break
-        replacement[node] = current
-    return replacement, applied
+    passes = [(name, p() if isinstance(p, type) else p) for name, p in REWRITES.items() if name not in disable]
+    return Rewritten(tuple(outputs), passes)
 
+
+def _unseen(root: Node, seen: dict[Node, Node]) -> list[Node]:
+    """The nodes under ``root`` not in ``seen``, each after its inputs (iterative: deep graphs are fine)."""
+    order: list[Node] = []
+    visited: set[Node] = set()
+    stack = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+        elif node not in visited and node not in seen:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((i, False) for i in reversed(node.inputs))
+    return order
+
+
+def _same_signature(a: Node, b: Node) -> bool:
+    """Same dtype, and static shapes that agree wherever both are known."""
+    if a.dtype != b.dtype:
+        return False
+    if a.shape is None or b.shape is None:
+        return True
+    if len(a.shape) != len(b.shape):
+        return False
+    return all(x is None or y is None or x == y for x, y in zip(a.shape, b.shape, strict=True))
+
+
+class Rewritten:
+    """What rewriting a graph did.
+
+    Attributes:
+        replacement: every node seen (the user's and the new ones) → the node
+            that computes it in the rewritten graph.
+        applied: ``(pass name, before, after)`` for each replacement a pass made, in order.
+    """
+
+    def __init__(self, outputs: tuple[Node, ...], passes: list[tuple[str, RewritePass]]):
+        self.outputs = outputs
+        self.replacement: dict[Node, Node] = {}
+        self.applied: list[tuple[str, Node, Node]] = []
+        self._passes = passes
+        self._replaced: dict[Node, tuple[str, int]] = {}  # node a pass replaced -> (pass, clock when it started)
+        self._born: dict[Node, int] = {}  # node of the rewritten graph -> clock when it was settled
+        self._blocked: dict[Node, str] | None = None
+        for output in outputs:
+            self._settle(output, 0)
+
+    # --- rewriting --------------------------------------------------------------
+    def _settle(self, root: Node, depth: int) -> Node:
+        """Rewrite every node under ``root`` not seen yet, inputs first; return what computes ``root``."""
+        for node in _unseen(root, self.replacement):
+            if node not in self.replacement:  # a pass may have settled it meanwhile
+                self.replacement[node] = self._rewrite(node, depth)
+        return self.replacement[root]
+
+    def _keep(self, node: Node) -> Node:
+        """Make ``node`` part of the rewritten graph."""
+        self.replacement[node] = node
+        self._born[node] = len(self._born)
+        return node
+
+    def _rewrite(self, node: Node, depth: int) -> Node:
+        if isinstance(node, (Placeholder, Parameter)):
+            return self._keep(node)
+        start = len(self._born)
+        inputs = tuple(self.replacement[i] for i in node.inputs)
+        current = node if all(a is b for a, b in zip(inputs, node.inputs, strict=True)) else rebuild(node, inputs)
+        for name, rewrite_pass in self._passes:
+            new = rewrite_pass(current)
+            if new is None or new is current:
+                continue
+            if not _same_signature(current, new):
+                raise ShapeError(
+                    f"rewrite {name!r} replaced {current.name} (shape {format_shape(current.shape)}, "
+                    f"{current.dtype}) by {new.name} (shape {format_shape(new.shape)}, {new.dtype})"
+                )
+            if depth >= MAX_DEPTH:
+                raise RuntimeError(
+                    f"rewrite {name!r} keeps rewriting what it produced for {node.name} (built at "
+                    f"{node.where()}); a pass must return None once its pattern is gone"
+                )
+            self.applied.append((name, current, new))
+            self._replaced.setdefault(node, (name, start))
+            for fresh in _unseen(new, self.replacement):
+                if not isinstance(fresh, (Placeholder, Parameter)):
+                    fresh.trace = node.trace  # errors in the new nodes point at the user's line
+            return self._settle(new, depth + 1)
+        return self._keep(current)
+
+    # --- what the rewritten graph can no longer answer ---------------------------
+    def blocked(self) -> dict[Node, str]:
+        """The nodes whose gradient the rewritten graph does not compute → the pass to blame.
+
+        Placeholders and parameters are never blocked: rewrites keep every
+        output the same function of them. An intermediate node is blocked when
+        a pass went around it (the ``sigmoid`` inside ``log(sigmoid(x))``, the
+        constants a folded node read) or merged it with another node (their
+        gradients would be summed). Computed once, on first use.
+        """
+        if self._blocked is None:
+            self._blocked = self._find_blocked() if self.applied else {}
+        return self._blocked
+
+    def _find_blocked(self) -> dict[Node, str]:
+        blocked: dict[Node, str] = {}
+        fully: set[Node] = set()  # blocked together with every ancestor: walks may stop there
+        sharing: dict[Node, list[Node]] = {}
+        for node, target in self.replacement.items():
+            sharing.setdefault(target, []).append(node)
+        for node, (name, start) in self._replaced.items():
+            target = self.replacement[node]
+            is_ancestor = self._ancestry(target)
+            reached_self, stopped, visited = False, False, set()
+            stack = list(node.inputs)
+            while stack:
+                above = stack.pop()
+                if above in visited or isinstance(above, (Placeholder, Parameter)):
+                    continue
+                visited.add(above)
+                if is_ancestor(self.replacement[above]):  # the replacement still reads it: a boundary
+                    stopped = True
+                    reached_self = reached_self or self.replacement[above] is target
+                elif above not in fully:
+                    blocked.setdefault(above, name)
+                    stack.extend(above.inputs)
+            if not stopped:
+                fully.update(visited)
+            if self._born[target] < start and not reached_self:
+                # merged into a node that existed before: their gradients would be summed
+                for other in sharing[target]:
+                    blocked.setdefault(other, name)
+        return blocked
+
+    def _ancestry(self, root: Node) -> Callable[[Node], bool]:
+        """A test 'is this node ``root`` or one of its inputs' inputs…', searching lazily.
+
+        A node is settled after its inputs, so the search pops nodes latest-born
+        first and stops as soon as nothing left can be as late as the node asked about.
+        """
+        born = self._born
+        heap = [(-born[root], root)]  # birth times are unique, so nodes themselves are never compared
+        queued, found = {root}, set()
+
+        def is_ancestor(node: Node) -> bool:
+            while heap and -heap[0][0] >= born[node]:
+                _, above = heapq.heappop(heap)
+                found.add(above)
+                for i in above.inputs:
+                    if i not in queued:
+                        queued.add(i)
+                        heapq.heappush(heap, (-born[i], i))
+            return node in found
+
+        return is_ancestor
+
+    def check_gradients(self, nodes: Iterable[Node]) -> None:
+        """Raise :class:`GradientError` if any of ``nodes`` is :meth:`blocked`."""
+        blocked = self.blocked()
+        for node in nodes:
+            name = blocked.get(node)
+            if name is not None:
+                raise GradientError(
+                    f"the rewritten graph has no gradient with respect to {node.name} (built at {node.where()}): "
+                    f"rewrite {name!r} went around or merged it. Build the graph with disable=({name!r},) "
+                    f"or rewrites=False to differentiate with respect to it"
+                )
+
+    def why_missing(self, node: Node) -> str | None:
+        """Why an original node is not computed by the rewritten graph, or ``None`` if it never was part of it."""
+        if node not in self.replacement:
+            return None
+        name = self.blocked().get(node)
+        culprit = f"rewrite {name!r}" if name else "a rewrite"
+        fix = f"disable=({name!r},)" if name else "disable=(...)"
+        return (
+            f"node {node.name!r} (built at {node.where()}) is no longer computed: {culprit} went around it. "
+            f"Make it an output of the Graph, or build the graph with {fix} or rewrites=False"
+        )
+
+
+# --- the passes that ship -------------------------------------------------------
 
 def _is_constant(node: Node, value: float) -> bool:
     return isinstance(node, Constant) and node.value.size > 0 and bool(np.all(node.value == value))
 
 
 @register_rewrite("stable_log_sigmoid")
-def stable_log_sigmoid(node: Node) -> Optional[Node]:
+def stable_log_sigmoid(node: Node) -> Node | None:
     """``log(sigmoid(x))`` → ``-softplus(-x)``; ``log(1 - sigmoid(x))`` → ``-softplus(x)``.
 
     The textbook cross-entropy stays finite for logits of any size, and its
@@ -112,3 +293,73 @@ def stable_log_sigmoid(node: Node) -> Optional[Node]:
         return None  # the constant 1 broadcast x to a larger shape; keep the original
     replaced.name, replaced.trace = node.name, node.trace
     return replaced
+
+
+@register_rewrite("constant_folding")
+def constant_folding(node: Node) -> Node | None:
+    """An op node whose inputs are all constants → one constant holding its value.
+
+    Parameters are not constants, so nothing that depends on one is folded.
+    Ops that are not :attr:`~tinygraph.Op.pure` stay, and so does a value that
+    is not finite (``log(0)``), so anomaly detection can still name the op.
+    """
+    if node.op is None or not node.op.pure or not all(isinstance(i, Constant) for i in node.inputs):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            value = np.asarray(node.op.forward(*(i.value for i in node.inputs)), dtype=node.dtype)
+    except Exception:  # the op fails on these inputs: leave it to fail, with its usual error, at run time
+        return None
+    if not np.all(np.isfinite(value)) or (node.shape is not None and value.shape != node.shape):
+        return None
+    return Constant(value, name=node.name)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for an op's parameter, equal exactly when the values are."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    hash(value)  # raises TypeError for what cannot be compared safely: such ops are not merged
+    return (type(value).__name__, value)
+
+
+def _op_state(op: Op) -> Any:
+    """What distinguishes ``op`` from another instance of its class: ``params()``, else its attributes."""
+    if type(op).params is not Op.params:
+        return _freeze(op.params())
+    state = {k: v for k, v in getattr(op, "__dict__", {}).items() if k != "needs_input_grad"}
+    return _freeze(state)
+
+
+@register_rewrite("merge_duplicates")
+class MergeDuplicates:
+    """Nodes computing the same thing become one: same op class and params, same inputs.
+
+    Constants merge by value (up to :attr:`MAX_CONSTANT_SIZE` elements; larger
+    ones only when they are the same node). Ops that are not pure never merge:
+    two dropouts of ``x`` must draw two masks.
+    """
+
+    MAX_CONSTANT_SIZE = 10_000
+
+    def __init__(self) -> None:
+        self.seen: dict[Any, Node] = {}
+
+    def __call__(self, node: Node) -> Node | None:
+        if isinstance(node, Constant):
+            if node.value.size > self.MAX_CONSTANT_SIZE:
+                return None
+            key: Any = ("constant", node.value.dtype.str, node.value.shape, node.value.tobytes())
+        else:
+            if not node.op.pure:
+                return None
+            try:
+                key = (type(node.op), _op_state(node.op), node.inputs)
+            except TypeError:
+                return None
+        first = self.seen.setdefault(key, node)
+        return first if first is not node else None

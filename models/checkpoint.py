@@ -49,6 +49,7 @@ def atomic_write(path: PathLike) -> Iterator[Path]:
         raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=directory)
     os.close(fd)
+    os.chmod(tmp, _file_mode())  # mkstemp makes it private (0600); the result should be an ordinary file
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -56,6 +57,13 @@ def atomic_write(path: PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _file_mode() -> int:
+    """The mode a newly created file gets here: 0666 less the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -42,6 +44,13 @@ def test_saving_is_atomic_and_leaves_no_temporary_files(saved, monkeypatch):
         save_checkpoint(path, w * 2, 1.0, SHAPE, ["non-cat", "cat"])
     assert path.read_bytes() == before  # the old checkpoint is untouched
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # and no temporary file is left
+
+
+def test_saved_files_get_ordinary_permissions(saved):
+    path, _ = saved
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_saving_checks_its_arguments(tmp_path):

@@ -8,7 +8,9 @@ from typing import Any
 
 HELP = "train the course's logistic-regression cat classifier (embedded default data unless --data)"
 
-COMPARED_RATES = (0.01, 0.001, 0.0001)  # the course's learning-rate comparison
+ITERATIONS = 2000
+COMPARED_RATES = (0.01, 0.001, 0.0001)  # the course's learning-rate comparison...
+COMPARE_ITERATIONS = 1500  # ... which runs 1500 iterations each
 
 
 def _positive_int(text: str) -> int:
@@ -28,7 +30,8 @@ def _positive_float(text: str) -> float:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="directory with the course's train_catvnoncat.h5 and "
                         "test_catvnoncat.h5 (default: $TINYGRAPH_DATA, else the embedded synthetic stand-in)")
-    parser.add_argument("--iterations", type=_positive_int, default=2000, help="gradient-descent steps (2000)")
+    parser.add_argument("--iterations", type=_positive_int, help=f"gradient-descent steps ({ITERATIONS}; "
+                        f"{COMPARE_ITERATIONS} for --compare-learning-rates, as in the course)")
     parser.add_argument("--learning-rate", type=_positive_float, default=0.005, help="step size (0.005)")
     parser.add_argument("--print-cost", action="store_true", help="print the cost every 100 iterations")
     parser.add_argument("--plot", metavar="PATH", help="save the learning curve (needs tinygraph[plot])")
@@ -81,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"data: {where}: {len(train_x_orig)} training and {len(test_x_orig)} test pictures of {h}x{w}x{c}")
 
     train_x, test_x = flatten(train_x_orig), flatten(test_x_orig)
-    result = fit(train_x, train_y, test_x, test_y, args.iterations, args.learning_rate, args.print_cost)
+    iterations = args.iterations or ITERATIONS
+    result = fit(train_x, train_y, test_x, test_y, iterations, args.learning_rate, args.print_cost)
     train_accuracy = accuracy(result["Y_prediction_train"], train_y)
     test_accuracy = accuracy(result["Y_prediction_test"], test_y)
     print(f"train accuracy: {train_accuracy} %")
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if args.save:
             checkpoint.save_checkpoint(
                 args.save, result["w"], result["b"], (h, w, c), classes,
-                learning_rate=args.learning_rate, num_iterations=args.iterations,
+                learning_rate=args.learning_rate, num_iterations=iterations,
                 train_accuracy=train_accuracy, test_accuracy=test_accuracy, data=where,
             )
             print(f"saved checkpoint: {args.save}")
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         if args.compare_learning_rates:
             results = {}
             for rate in COMPARED_RATES:
-                results[rate] = fit(train_x, train_y, test_x, test_y, args.iterations, rate,
+                results[rate] = fit(train_x, train_y, test_x, test_y, args.iterations or COMPARE_ITERATIONS, rate,
                                     desc=f"learning rate {rate}")
                 print(f"learning rate {rate}: train accuracy "
                       f"{accuracy(results[rate]['Y_prediction_train'], train_y)} %, test accuracy "

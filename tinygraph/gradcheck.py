@@ -171,7 +171,8 @@ class GradcheckReport:
         ]
         lines += _table(
             ["node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|"],
-            [[n.name, format_shape(n.shape), f"{n.checked} {n.unit}", n.failed, n.kinks,
+            [[n.name, format_shape(n.shape), f"{n.checked} {n.unit[:-1] if n.checked == 1 else n.unit}", n.failed,
+              n.kinks,
               f"{n.relative_error:.2e}", f"{n.max_abs_error:.2e}"] for n in self.nodes],
         )
         if self.worst:

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "(default: $TINYGRAPH_DATA, else the embedded synthetic stand-in)")
     parser.add_argument("--mode", choices=("fast", "full"), default="fast",
                         help="fast: random projections, a few dozen runs (default); "
-                             "full: every element, two runs each (about a minute at cat size)")
+                             "full: every element, two runs each (about two minutes at cat size)")
     parser.add_argument("--sample", type=_positive_int, metavar="N",
                         help="full mode: check N random elements per node instead of all")
     parser.add_argument("--step", type=float, help="base step h (default: cube root of float64 epsilon)")

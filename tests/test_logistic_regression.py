@@ -146,9 +146,9 @@ def test_cost_is_finite_at_z_plus_minus_1000():
     grads, cost = lr.propagate(w, b, X, Y)
     assert cost == pytest.approx(500.0)  # softplus(1000) = 1000 for each wrong one, 0 for the right ones
     assert grads["dw"][0, 0] == pytest.approx(500.0) and grads["db"] == pytest.approx(0.0)
-    # The same graph without the rewrite is the textbook's: it overflows to inf or NaN here.
+    # The same graph without rewrites is the textbook's: it overflows to inf or NaN here.
     lg = lr.build_graph(1)
-    raw = tg.Graph(lg.cost, disable=("stable_log_sigmoid",))
+    raw = tg.Graph(lg.cost, rewrites=False)
     lg.w.value, lg.b.value = w, b
     with np.errstate(all="ignore"):
         assert not np.isfinite(raw.forward({lg.X: X, lg.Y: Y}))
@@ -164,7 +164,8 @@ def test_the_graph_is_the_course_formula_and_runs_the_stable_form():
     built = {n.kind for n in tg.topological_order([lg.cost])}
     assert {"matmul", "add", "sigmoid", "log", "mul", "sub", "mean"} <= built
     ran = {n.kind for n in lg.graph.nodes}
-    assert "softplus" in ran and "log" not in ran  # log(σ(z)) and log(1 - σ(z)) were rewritten
+    # log(σ(z)) and log(1 - σ(z)) were rewritten: to softplus, and that cross-entropy fused into one stable op
+    assert {"softplus", "sigmoid_cross_entropy"} & ran and "log" not in ran
     assert set(lg.graph.parameters) == {lg.w, lg.b}
 
 

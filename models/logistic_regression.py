@@ -157,7 +157,9 @@ def optimize(
 def predict_proba(w: np.ndarray, b: float, X: np.ndarray) -> np.ndarray:
     """The model's probability of class 1, ``A = σ(wᵀX + b)``, as a (1, m) row."""
     X = np.asarray(X, dtype=np.float64)
-    w = np.asarray(w).reshape(X.shape[0], 1) if X.ndim == 2 else w
+    w = np.asarray(w)
+    if X.ndim == 2 and w.size == X.shape[0]:
+        w = w.reshape(X.shape[0], 1)  # as the course's predict: any w of the right size
     lg = _load(w, b, X)
     # Y only feeds the cost, which predict does not need; a zero row of the right width will do.
     _, A = lg.graph.forward({lg.X: X, lg.Y: np.zeros((1, X.shape[1]))})

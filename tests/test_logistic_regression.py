@@ -215,6 +215,8 @@ def test_model_returns_the_course_dict():
 def test_wrong_shapes_are_named():
     with pytest.raises(ValueError, match=r"w must have shape \(2, 1\).*\(3, 1\)"):
         lr.propagate(np.zeros((3, 1)), 0.0, SEED_X, np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"w must have shape \(2, 1\).*got \(3,\)"):
+        lr.predict(np.zeros(3), 0.0, SEED_X)
     with pytest.raises(ValueError, match="features, examples"):
         lr.propagate(np.zeros((2, 1)), 0.0, np.zeros(3), np.ones((1, 3)))
     with pytest.raises(ValueError, match=r"Y must be a \(1, 3\) row.*got shape \(1, 4\)"):

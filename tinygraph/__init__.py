@@ -43,6 +43,7 @@ from .ops import (
     transpose,
 )
 from .rewrite import REWRITES, register_rewrite
+from .fusion import sigmoid_cross_entropy  # after rewrite: its pass runs after the built-in ones
 
 __version__ = "0.1.0"
 
@@ -53,5 +54,5 @@ __all__ = [
     "OPS", "register", "REWRITES", "register_rewrite", "AnomalyError", "detect_anomaly",
     "gradcheck", "GradcheckReport", "step_study", "StepStudy",
     "abs", "add", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
-    "reshape", "sigmoid", "softmax", "softplus", "sub", "sum", "tanh", "transpose",
+    "reshape", "sigmoid", "sigmoid_cross_entropy", "softmax", "softplus", "sub", "sum", "tanh", "transpose",
 ]

@@ -22,6 +22,15 @@ from .shapes import format_shape, unbroadcast
 NodeOrName = Union[Node, str]
 
 
+def _first_two(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int]]:
+    """The input slots the run loops' fast paths read: (a, None) for one input, (a, b) for two, else neither."""
+    if len(ins) == 1:
+        return ins[0], None
+    if len(ins) == 2:
+        return ins[0], ins[1]
+    return None, None
+
+
 class Graph:
     """A compiled graph of one or several output nodes.
 
@@ -63,7 +72,18 @@ class Graph:
         self._schedule = [
             (self._slot[n], n.op, tuple(self._slot[i] for i in n.inputs)) for n in self.nodes if n.op is not None
         ]
+        # What forward's loop executes: the bound method and, for one- and two-input ops,
+        # the input slots unpacked, so a step is one call and two list reads.
+        self._program = [(out, op.forward, *_first_two(ins), ins) for out, op, ins in self._schedule]
+        self._output_slots = tuple(self._slot[o] for o in self._run_outputs)
+        self._feed_entries: Dict[Any, Optional[tuple]] = {}  # placeholder or its name -> what _feed checks
+        for p in self.placeholders:
+            fixed = tuple((axis, size) for axis, size in enumerate(p.shape) if size is not None)
+            entry = (self._slot[p], p, p.dtype, len(p.shape), fixed)
+            self._feed_entries[p] = entry
+            self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
         self._backward_plans: Dict[Tuple[int, Tuple[int, ...]], list] = {}
+        self._backward_setups: Dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, plan)
         self._has_run = False
 
     # --- looking things up ----------------------------------------------------
@@ -87,31 +107,43 @@ class Graph:
 
     # --- running ----------------------------------------------------------------
     def _feed(self, feeds: Mapping[NodeOrName, Any]) -> None:
-        values = self._values
-        given: Dict[Placeholder, Any] = {}
+        entries = self._feed_entries
+        given: Dict[int, tuple] = {}  # slot -> (what to check, array)
         for key, array in feeds.items():
-            node = self._by_name.get(key) if isinstance(key, str) else key
-            if not isinstance(node, Placeholder) or node not in self._slot:
+            try:
+                entry = entries.get(key)
+            except TypeError:  # unhashable: cannot be a placeholder or a name
+                entry = None
+            if entry is None:
                 known = ", ".join(repr(p.name) for p in self.placeholders) or "none"
                 what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
                 raise FeedError(f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}")
-            given[node] = array
-        for placeholder in self.placeholders:
-            if placeholder not in given:
+            given[entry[0]] = (entry, array)
+        if len(given) != len(self.placeholders):
+            for placeholder in self.placeholders:
+                if self._slot[placeholder] not in given:
+                    raise FeedError(
+                        f"placeholder {placeholder.name!r} (shape {format_shape(placeholder.shape)}) was not fed"
+                    )
+        values = self._values
+        for (slot, placeholder, dtype, ndim, fixed), array in given.values():
+            if type(array) is not np.ndarray or array.dtype != dtype:  # an array of the right dtype is taken as it is
+                try:
+                    array = np.asarray(array, dtype=dtype)
+                except (TypeError, ValueError) as error:
+                    raise FeedError(f"placeholder {placeholder.name!r} cannot take this feed: {error}") from None
+            shape = array.shape
+            fits = len(shape) == ndim
+            for axis, size in fixed if fits else ():
+                if shape[axis] != size:
+                    fits = False
+                    break
+            if not fits:
                 raise FeedError(
-                    f"placeholder {placeholder.name!r} (shape {format_shape(placeholder.shape)}) was not fed"
+                    f"placeholder {placeholder.name!r} expects shape {format_shape(placeholder.shape)}, "
+                    f"was fed shape {format_shape(shape)}"
                 )
-            try:
-                array = np.asarray(given[placeholder], dtype=placeholder.dtype)
-            except (TypeError, ValueError) as error:
-                raise FeedError(f"placeholder {placeholder.name!r} cannot take this feed: {error}") from None
-            expected = placeholder.shape
-            if array.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, array.shape)):
-                raise FeedError(
-                    f"placeholder {placeholder.name!r} expects shape {format_shape(expected)}, "
-                    f"was fed shape {format_shape(array.shape)}"
-                )
-            values[self._slot[placeholder]] = array
+            values[slot] = array
 
     def forward(self, feeds: Optional[Mapping[NodeOrName, Any]] = None, *, check_finite: Optional[bool] = None) -> Any:
         """Run the graph. ``feeds`` maps each placeholder (node or name) to an array.
@@ -127,34 +159,63 @@ class Graph:
         for slot, parameter in self._parameter_slots:
             values[slot] = parameter.value
         try:
-            for out, op, ins in self._schedule:
-                values[out] = op.forward(*[values[i] for i in ins])
+            for out, forward, a, b, ins in self._program:
+                if b is not None:
+                    values[out] = forward(values[a], values[b])
+                elif a is not None:
+                    values[out] = forward(values[a])
+                else:
+                    values[out] = forward(*[values[i] for i in ins])
         except Exception as error:
             node = self.nodes[out]
             shapes = ", ".join(format_shape(np.shape(values[i])) for i in ins)
-            raise OpError(f"forward of {node.name} ({op!r}, built at {node.where()}) failed on inputs of shape {shapes}: {error}") from error
+            raise OpError(
+                f"forward of {node.name} ({node.op!r}, built at {node.where()}) "
+                f"failed on inputs of shape {shapes}: {error}"
+            ) from error
         self._has_run = True
         if self._single:
-            return values[self._slot[self._run_outputs[0]]]
-        return tuple(values[self._slot[o]] for o in self._run_outputs)
+            return values[self._output_slots[0]]
+        return tuple(values[slot] for slot in self._output_slots)
 
     def _backward_plan(self, output_slot: int, wrt_slots: Tuple[int, ...]) -> list:
-        """The ops to run backward: those between a ``wrt`` node and the output, in reverse."""
+        """The ops to run backward, in reverse: those on a path from a ``wrt`` node to the output.
+
+        Each entry comes ready for the loop: the bound backward, the input slots
+        unpacked for one- and two-input ops, which inputs need a gradient, and
+        ``(index, slot)`` of exactly those inputs.
+        """
         key = (output_slot, wrt_slots)
         plan = self._backward_plans.get(key)
         if plan is None:
             depends = [False] * len(self.nodes)  # does this node depend on a wrt node?
             for slot in wrt_slots:
                 depends[slot] = True
-            for out, op, ins in self._schedule:
+            for out, _, ins in self._schedule:
                 depends[out] = depends[out] or any(depends[i] for i in ins)
-            plan = [
-                (out, op, ins, tuple(depends[i] for i in ins))
-                for out, op, ins in reversed(self._schedule)
-                if out <= output_slot and depends[out]
-            ]
+            reaches = [False] * len(self.nodes)  # does the output depend on this node?
+            reaches[output_slot] = True
+            plan = []
+            for out, op, ins in reversed(self._schedule):
+                if not (reaches[out] and depends[out]):
+                    continue
+                for i in ins:
+                    reaches[i] = True
+                needs = tuple(depends[i] for i in ins)
+                targets = tuple((k, i) for k, i in enumerate(ins) if depends[i])
+                plan.append((out, op, op.backward, *_first_two(ins), ins, needs, targets))
             self._backward_plans[key] = plan
         return plan
+
+    def _setup_backward(self, output: Optional[NodeOrName], wrt: Optional[Tuple[NodeOrName, ...]]) -> tuple:
+        """``(output slot, ((result key, slot) for each wrt node), plan)`` for one way of calling backward."""
+        output_slot = self._slot_of(output if output is not None else self.outputs[0])
+        wrt_nodes = self.parameters if wrt is None else wrt
+        wrt_slots = tuple(self._slot_of(n) for n in wrt_nodes)
+        keys = tuple(self.nodes[s] if isinstance(n, str) else n for n, s in zip(wrt_nodes, wrt_slots, strict=True))
+        if wrt is not None and self._rewritten is not None:  # a node a rewrite went around has no gradient here
+            self._rewritten.check_gradients(keys)
+        return output_slot, tuple(zip(keys, wrt_slots, strict=True)), self._backward_plan(output_slot, wrt_slots)
 
     def backward(
         self,
@@ -183,7 +244,15 @@ class Graph:
             return anomaly.backward(self, wrt, output=output, grad_output=grad_output)
         if not self._has_run:
             raise RuntimeError("backward needs the values of a forward: call forward(feeds) first")
-        output_slot = self._slot_of(output if output is not None else self.outputs[0])
+        if wrt is not None and type(wrt) is not tuple:
+            wrt = tuple(wrt)
+        try:  # the slots and plan for this (output, wrt) are worked out once, then reused
+            setup = self._backward_setups[output, wrt]
+        except KeyError:
+            setup = self._backward_setups[output, wrt] = self._setup_backward(output, wrt)
+        except TypeError:  # something unhashable in wrt: no caching, and _slot_of will say what is wrong
+            setup = self._setup_backward(output, wrt)
+        output_slot, wrt_pairs, plan = setup
         values = self._values
         out_value = values[output_slot]
         if grad_output is None:
@@ -200,43 +269,54 @@ class Graph:
                     f"grad_output has shape {format_shape(seed.shape)}, the output "
                     f"{self.nodes[output_slot].name!r} has {format_shape(np.shape(out_value))}"
                 )
-        wrt_nodes = list(self.parameters if wrt is None else wrt)
-        wrt_slots = tuple(self._slot_of(n) for n in wrt_nodes)
-        if wrt is not None and self._rewritten is not None:  # a node a rewrite went around has no gradient here
-            self._rewritten.check_gradients(
-                self.nodes[s] if isinstance(n, str) else n for n, s in zip(wrt_nodes, wrt_slots)
-            )
 
-        grads: List[Any] = [None] * len(self.nodes)
+        grads: List[Any] = [None] * len(values)
         grads[output_slot] = seed
-        for out, op, ins, needs in self._backward_plan(output_slot, wrt_slots):
+        for out, op, backward, a, b, ins, needs, targets in plan:
             grad = grads[out]
             if grad is None:
                 continue
             op.needs_input_grad = needs
-            input_grads = op.backward(grad, *[values[i] for i in ins], output=values[out])
+            if b is not None:
+                input_grads = backward(grad, values[a], values[b], output=values[out])
+            elif a is not None:
+                input_grads = backward(grad, values[a], output=values[out])
+            else:
+                input_grads = backward(grad, *[values[i] for i in ins], output=values[out])
+            if type(input_grads) is not tuple and not isinstance(input_grads, (tuple, list)):
+                raise GradientError(
+                    f"backward of {op.name} ({self.nodes[out].name}) returned {type(input_grads).__name__}; "
+                    f"it must return a tuple with one gradient (or None) per input"
+                )
             if len(input_grads) != len(ins):
                 raise GradientError(
                     f"backward of {op.name} ({self.nodes[out].name}) returned {len(input_grads)} gradients "
                     f"for {len(ins)} inputs"
                 )
-            for slot, need, input_grad in zip(ins, needs, input_grads):
-                if not need or input_grad is None:
+            for k, slot in targets:
+                input_grad = input_grads[k]
+                if input_grad is None:
                     continue
-                shape = np.shape(values[slot])
-                if np.shape(input_grad) != shape:
-                    input_grad = self._reduce(input_grad, shape, op, out, slot)
+                try:
+                    fits = input_grad.shape == values[slot].shape
+                except AttributeError:  # a plain Python number, from an op of the user's
+                    fits = np.shape(input_grad) == np.shape(values[slot])
+                if not fits:
+                    input_grad = self._reduce(input_grad, np.shape(values[slot]), op, out, slot)
                 previous = grads[slot]
                 grads[slot] = input_grad if previous is None else previous + input_grad  # never +=: may be shared
 
         result: Dict[Node, np.ndarray] = {}
-        for node, slot in zip(wrt_nodes, wrt_slots):
+        handed_out = set() if grad_output is None else {id(seed)}  # the caller's own grad_output included
+        for node, slot in wrt_pairs:
             grad = grads[slot]
             if grad is None:
                 grad = np.zeros(np.shape(values[slot]), dtype=self.nodes[slot].dtype)
-            elif not (isinstance(grad, np.ndarray) and grad.flags.writeable and grad.base is None):
-                grad = np.array(grad)  # broadcast views and shared arrays: give the caller its own
-            result[node if isinstance(node, Node) else self.nodes[slot]] = grad
+            elif (type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out
+                  or not grad.flags.writeable):
+                grad = np.array(grad)  # views, numpy scalars, one array reaching two wrt nodes: give each its own
+            handed_out.add(id(grad))
+            result[node] = grad
         return result
 
     def _reduce(self, grad: Any, shape: Tuple[int, ...], op: Any, out: int, slot: int) -> np.ndarray:

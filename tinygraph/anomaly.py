@@ -112,6 +112,8 @@ def _source(node: Node) -> str:
 
 
 def _what(node: Node) -> str:
+    if node.op is None:
+        return f"{node.kind} {node.name!r}"
     return f"{node.name} = {node.op!r}({', '.join(i.name for i in node.inputs)})"
 
 
@@ -129,14 +131,14 @@ def _forward_anomaly(node: Node, value: Any, inputs: Sequence[Any]) -> AnomalyEr
 
 def _backward_anomaly(node: Node, k: int | None, grad: Any, grad_output: Any, inputs: Sequence[Any], output: Any):
     if k is None:
-        lines = [f"backward of {_what(node)}: the gradient its consumers sent back holds {_bad(grad)}"]
+        lines = [f"backward reaching {_what(node)}: the gradients its consumers sent back sum to {_bad(grad)}"]
     else:
         lines = [f"backward of {_what(node)} made the gradient for input {k} ({node.inputs[k].name}) hold {_bad(grad)}"]
     lines.append(f"  built at {_source(node)}")
     if grad_output is not None:
         lines.append(f"  grad_output: {_describe(grad_output)}")
     lines += [f"  input {j} {i.name}: {_describe(v)}" for j, (i, v) in enumerate(zip(node.inputs, inputs, strict=True))]
-    lines.append(f"  output: {_describe(output)}")
+    lines.append(f"  {'output' if node.op is not None else 'value'}: {_describe(output)}")
     return AnomalyError("\n".join(lines), node, "backward")
 
 
@@ -209,12 +211,14 @@ def _check_backward(graph: Graph, target: Node, seed: np.ndarray, sources: set) 
     grads: dict[Node, Any] = {target: seed}
     for node in reversed(graph.nodes):
         grad = grads.pop(node, None)
-        if grad is None or node.op is None or not depends[node]:
+        if grad is None or not depends[node]:
             continue
         inputs: list[Any] = [graph.value(i) for i in node.inputs]
         output = graph.value(node)
         if not _finite(grad):  # finite contributions from several consumers can overflow when summed
             raise _backward_anomaly(node, None, grad, None, inputs, output)
+        if node.op is None:
+            continue
         needs = tuple(depends[i] for i in node.inputs)
         node.op.needs_input_grad = needs
         with np.errstate(all="ignore"):  # the normal run already warned

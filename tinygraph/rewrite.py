@@ -12,7 +12,7 @@ The passes that ship, in the order they run:
   ``log(1 - sigmoid(x))`` → ``-softplus(x)``;
 - ``constant_folding``: an op whose inputs are all constants becomes one constant;
 - ``merge_duplicates``: two nodes with the same op (same class, same
-  :meth:`~tinygraph.Op.params`) reading the same inputs become one; so do equal constants.
+  :meth:`~tinygraph.Op.params`) reading the same inputs (or equal constants) become one.
 
 Switch any off by name, ``tg.Graph(loss, disable=("constant_folding",))``, or
 all with ``rewrites=False``. Register a pass of your own with :func:`register_rewrite`::
@@ -39,6 +39,7 @@ say), so ``g.backward(wrt=[that node])`` raises instead of answering wrongly.
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -71,8 +72,11 @@ def register_rewrite(name: str) -> Callable:
 
 
 def rebuild(node: Node, inputs: tuple[Node, ...]) -> Node:
-    """A copy of op node ``node`` reading ``inputs``: same op, name and source line."""
-    new = node.op(*inputs, name=node.name)
+    """A copy of op node ``node`` reading ``inputs``: same op, shape, dtype, name and source line.
+
+    Rewrites keep every node's shape and dtype, so nothing needs inferring again.
+    """
+    new = Node(node.op, inputs, node.shape, node.dtype, node.name)
     new.trace = node.trace
     return new
 
@@ -152,8 +156,8 @@ class Rewritten:
         if isinstance(node, (Placeholder, Parameter)):
             return self._keep(node)
         start = len(self._born)
-        inputs = tuple(self.replacement[i] for i in node.inputs)
-        current = node if all(a is b for a, b in zip(inputs, node.inputs, strict=True)) else rebuild(node, inputs)
+        inputs = tuple([self.replacement[i] for i in node.inputs])
+        current = node if all(map(operator.is_, inputs, node.inputs)) else rebuild(node, inputs)
         for name, rewrite_pass in self._passes:
             new = rewrite_pass(current)
             if new is None or new is current:
@@ -193,7 +197,7 @@ class Rewritten:
     def _find_blocked(self) -> dict[Node, str]:
         blocked: dict[Node, str] = {}
         fully: set[Node] = set()  # blocked together with every ancestor: walks may stop there
-        sharing: dict[Node, list[Node]] = {}
+        sharing: dict[Node, list[Node]] = {}  # node of the rewritten graph -> the nodes it computes
         for node, target in self.replacement.items():
             sharing.setdefault(target, []).append(node)
         for node, (name, start) in self._replaced.items():
@@ -216,7 +220,7 @@ class Rewritten:
                 fully.update(visited)
             if self._born[target] < start and not reached_self:
                 # merged into a node that existed before: their gradients would be summed
-                for other in sharing[target]:
+                for other in sharing.pop(target, ()):  # pop: each group once, however many joined it
                     blocked.setdefault(other, name)
         return blocked
 
@@ -331,17 +335,21 @@ def _op_state(op: Op) -> Any:
     """What distinguishes ``op`` from another instance of its class: ``params()``, else its attributes."""
     if type(op).params is not Op.params:
         return _freeze(op.params())
-    state = {k: v for k, v in getattr(op, "__dict__", {}).items() if k != "needs_input_grad"}
-    return _freeze(state)
+    state = getattr(op, "__dict__", None)
+    if not state:  # most ops: nothing to compare
+        return ()
+    return _freeze({k: v for k, v in state.items() if k != "needs_input_grad"})
 
 
 @register_rewrite("merge_duplicates")
 class MergeDuplicates:
-    """Nodes computing the same thing become one: same op class and params, same inputs.
+    """Two nodes computing the same thing become one: same op class and params, same inputs.
 
-    Constants merge by value (up to :attr:`MAX_CONSTANT_SIZE` elements; larger
-    ones only when they are the same node). Ops that are not pure never merge:
-    two dropouts of ``x`` must draw two masks.
+    Inputs are the same when they are the same node, or constants of equal
+    value (up to :attr:`MAX_CONSTANT_SIZE` elements), so ``x * 2`` written twice
+    merges. Constants themselves are left alone: replacing one would rebuild
+    every node above it for no saving. Ops that are not
+    :attr:`~tinygraph.Op.pure` never merge: two dropouts of ``x`` draw two masks.
     """
 
     MAX_CONSTANT_SIZE = 10_000
@@ -349,17 +357,17 @@ class MergeDuplicates:
     def __init__(self) -> None:
         self.seen: dict[Any, Node] = {}
 
+    def _identity(self, node: Node) -> Any:
+        if isinstance(node, Constant) and node.value.size <= self.MAX_CONSTANT_SIZE:
+            return ("constant", node.value.dtype.str, node.value.shape, node.value.tobytes())
+        return node
+
     def __call__(self, node: Node) -> Node | None:
-        if isinstance(node, Constant):
-            if node.value.size > self.MAX_CONSTANT_SIZE:
-                return None
-            key: Any = ("constant", node.value.dtype.str, node.value.shape, node.value.tobytes())
-        else:
-            if not node.op.pure:
-                return None
-            try:
-                key = (type(node.op), _op_state(node.op), node.inputs)
-            except TypeError:
-                return None
+        if node.op is None or not node.op.pure:
+            return None
+        try:
+            key = (type(node.op), _op_state(node.op), tuple([self._identity(i) for i in node.inputs]))
+        except TypeError:  # a parameter of the op that cannot be compared: never merge it
+            return None
         first = self.seen.setdefault(key, node)
         return first if first is not node else None

@@ -44,7 +44,7 @@ def summary(graph: Graph) -> str:
     ops = sum(node.op is not None for node in graph.nodes)
     lines = [
         f"Graph of {', '.join(o.name for o in graph.outputs)}: {len(graph.nodes)} nodes ({ops} ops), "
-        f"{len(graph.parameters)} parameters holding {trainable:,} values"
+        f"{len(graph.parameters)} parameter{'' if len(graph.parameters) == 1 else 's'} holding {trainable:,} values"
     ]
     lines += _table(rows)
     applied = Counter(name for name, _, _ in graph.rewrites_applied)

@@ -147,22 +147,28 @@ def _backward_anomaly(node: Node, k: int | None, grad: Any, grad_output: Any, in
 def forward(graph: Graph, feeds: Mapping[Any, Any] | None) -> Any:
     """``graph.forward(feeds)``, then raise :class:`AnomalyError` at the first non-finite value."""
     try:
-        result = graph.forward(feeds, check_finite=False)
+        with np.errstate(all="ignore"):  # numpy's warnings here are all about what the error will say better
+            result = graph.forward(feeds, check_finite=False)
     except OpError as error:  # an op failed: maybe on a NaN an earlier op made; look before saying so
-        _check_forward(graph, _recompute(graph, feeds or {}), error)
+        anomaly = _first_forward_anomaly(graph, _recompute(graph, feeds or {}))
+        if anomaly is not None:
+            raise anomaly from error
         raise
-    _check_forward(graph, graph.value, None)
+    anomaly = _first_forward_anomaly(graph, graph.value)
+    if anomaly is not None:
+        raise anomaly
     return result
 
 
-def _check_forward(graph: Graph, value_of, failure: BaseException | None) -> None:
+def _first_forward_anomaly(graph: Graph, value_of) -> AnomalyError | None:
     for node in graph.nodes:
         try:
             value = value_of(node)
         except Exception:  # the op the run failed on: nothing was wrong before it
-            return
+            return None
         if not _finite(value):
-            raise _forward_anomaly(node, value, [value_of(i) for i in node.inputs]) from failure
+            return _forward_anomaly(node, value, [value_of(i) for i in node.inputs])
+    return None
 
 
 def _recompute(graph: Graph, feeds: Mapping[Any, Any]):
@@ -194,17 +200,20 @@ def backward(
 ) -> dict[Node, np.ndarray]:
     """``graph.backward(...)``, then replay it op by op; raise at the first non-finite gradient."""
     wrt = None if wrt is None else list(wrt)  # read twice below
-    result = graph.backward(wrt, output=output, grad_output=grad_output, check_finite=False)
+    with np.errstate(all="ignore"):  # numpy's warnings here are all about what the error will say better
+        result = graph.backward(wrt, output=output, grad_output=grad_output, check_finite=False)
     target = graph.nodes[graph._slot_of(output if output is not None else graph.outputs[0])]
     seed = np.ones_like(graph.value(target)) if grad_output is None else np.asarray(grad_output)
     if not _finite(seed):
         raise AnomalyError(f"grad_output holds {_bad(seed)}", target, "backward")
     sources = graph.parameters if wrt is None else [graph.nodes[graph._slot_of(n)] for n in wrt]
-    _check_backward(graph, target, seed, set(sources))
+    anomaly = _first_backward_anomaly(graph, target, seed, set(sources))
+    if anomaly is not None:
+        raise anomaly
     return result
 
 
-def _check_backward(graph: Graph, target: Node, seed: np.ndarray, sources: set) -> None:
+def _first_backward_anomaly(graph: Graph, target: Node, seed: np.ndarray, sources: set) -> AnomalyError | None:
     depends: dict[Node, bool] = {}  # does the node depend on a node we differentiate with respect to?
     for node in graph.nodes:
         depends[node] = node in sources or any(depends[i] for i in node.inputs)
@@ -216,7 +225,7 @@ def _check_backward(graph: Graph, target: Node, seed: np.ndarray, sources: set) 
         inputs: list[Any] = [graph.value(i) for i in node.inputs]
         output = graph.value(node)
         if not _finite(grad):  # finite contributions from several consumers can overflow when summed
-            raise _backward_anomaly(node, None, grad, None, inputs, output)
+            return _backward_anomaly(node, None, grad, None, inputs, output)
         if node.op is None:
             continue
         needs = tuple(depends[i] for i in node.inputs)
@@ -227,6 +236,7 @@ def _check_backward(graph: Graph, target: Node, seed: np.ndarray, sources: set) 
             if not need or input_grad is None:
                 continue
             if not _finite(input_grad):
-                raise _backward_anomaly(node, k, input_grad, grad, inputs, output)
+                return _backward_anomaly(node, k, input_grad, grad, inputs, output)
             input_grad = unbroadcast(np.asarray(input_grad), np.shape(inputs[k]))
             grads[i] = input_grad if i not in grads else grads[i] + input_grad
+    return None

@@ -43,7 +43,7 @@ from .ops import (
     transpose,
 )
 from .rewrite import REWRITES, register_rewrite
-from .fusion import sigmoid_cross_entropy  # after rewrite: its pass runs after the built-in ones
+from .fusion import affine, sigmoid_cross_entropy  # after rewrite: its passes run after the built-in ones
 
 __version__ = "0.1.0"
 
@@ -53,6 +53,6 @@ __all__ = [
     "placeholder", "parameter", "constant", "topological_order",
     "OPS", "register", "REWRITES", "register_rewrite", "AnomalyError", "detect_anomaly",
     "gradcheck", "GradcheckReport", "step_study", "StepStudy",
-    "abs", "add", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
+    "abs", "add", "affine", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
     "reshape", "sigmoid", "sigmoid_cross_entropy", "softmax", "softplus", "sub", "sum", "tanh", "transpose",
 ]

@@ -10,7 +10,11 @@ function. The user keeps writing the formula; the graph runs the fused op.
   becomes ``sigmoid_cross_entropy(Z, Y)``: one op instead of ten, whose
   backward is the textbook ``(sigmoid(Z) - Y) / m``.
 
-Switch it off like any pass: ``tg.Graph(loss, disable=("fuse_sigmoid_cross_entropy",))``.
+- ``fuse_affine``: ``a @ b + c`` (and ``aᵀ @ b + c``) for matrices becomes
+  ``affine(a, b, c)``: a dense layer's pre-activation in one op, whose backward
+  computes ``dw = X·dZᵀ`` directly, as one writes it by hand.
+
+Switch either off like any pass: ``tg.Graph(loss, disable=("fuse_affine",))``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .node import Constant, Node, Op
-from .ops import register
+from .ops import MatMul, register
 from .rewrite import register_rewrite
 from .shapes import StaticShape, broadcast_static
 
@@ -68,7 +72,66 @@ def sigmoid_cross_entropy(logits: Any, labels: Any) -> Node:
     return SigmoidCrossEntropy()(logits, labels)
 
 
-# --- recognising the formula ------------------------------------------------------
+@register
+class Affine(Op):
+    """``a @ b + c`` in one op, or ``aᵀ @ b + c`` with ``transpose_a``: a dense layer's pre-activation.
+
+    ``a`` and ``b`` have two or more axes (batch axes broadcast, as in matmul);
+    ``c`` broadcasts against the product, but may not widen its two matrix axes.
+    """
+
+    name = "affine"
+    arity = 3
+    domain = (-2.0, 2.0)
+
+    def __init__(self, transpose_a: bool = False):
+        self.transpose_a = bool(transpose_a)
+
+    @classmethod
+    def examples(cls) -> tuple[Affine, ...]:
+        return (cls(), cls(transpose_a=True))
+
+    @property
+    def signature(self) -> str:
+        """For tests: the input shapes the op needs."""
+        return "(k,n),(k,m),(n,m)->(n,m)" if self.transpose_a else "(n,k),(k,m),(n,m)->(n,m)"
+
+    def params(self) -> dict:
+        return {"transpose_a": True} if self.transpose_a else {}
+
+    def infer_shape(self, a: StaticShape, b: StaticShape, c: StaticShape) -> StaticShape:
+        if a is None or b is None:
+            return None
+        if len(a) < 2 or len(b) < 2:
+            raise ValueError("affine needs a and b with two or more axes")
+        if self.transpose_a:
+            a = a[:-2] + (a[-1], a[-2])
+        product = MatMul().infer_shape(a, b)
+        out = broadcast_static(product, c)
+        if out is not None and any(p is not None and o != p for p, o in zip(product[-2:], out[-2:], strict=True)):
+            raise ValueError(f"c widens the product's matrix axes {product[-2:]} to {out[-2:]}")
+        return out
+
+    def forward(self, a, b, c):
+        return (a.swapaxes(-1, -2) if self.transpose_a else a) @ b + c
+
+    def backward(self, grad_output, a, b, c, *, output):
+        need_a, need_b, need_c = self.needs_input_grad
+        g = grad_output
+        grad_a = grad_b = None
+        if need_a:  # for aᵀ @ b the gradient of a is b·gᵀ: dw = X·dZᵀ, no transpose of the result
+            grad_a = b @ g.swapaxes(-1, -2) if self.transpose_a else g @ b.swapaxes(-1, -2)
+        if need_b:
+            grad_b = (a if self.transpose_a else a.swapaxes(-1, -2)) @ g
+        return grad_a, grad_b, (g if need_c else None)
+
+
+def affine(a: Any, b: Any, c: Any, transpose_a: bool = False) -> Node:
+    """``a @ b + c`` (``aᵀ @ b + c`` with ``transpose_a``) as one op."""
+    return Affine(transpose_a)(a, b, c)
+
+
+# --- recognising the formulas -----------------------------------------------------
 
 def _factors(node: Node) -> Iterator[tuple[Node, Node]]:
     """``(a, b)`` and ``(b, a)`` for a product node ``a * b``; nothing for another node."""
@@ -125,4 +188,34 @@ def fuse_sigmoid_cross_entropy(node: Node) -> Node | None:
                     fused = sigmoid_cross_entropy(z, y)
                     fused.name = node.name
                     return fused
+    return None
+
+
+def _is_matrix(node: Node) -> bool:
+    return node.shape is not None and len(node.shape) == 2
+
+
+def _cannot_widen(c: Node, product: Node) -> bool:
+    """Does adding ``c`` keep ``product``'s shape at run time? ``c``'s sizes must be known: 1 or the product's."""
+    if c.shape is None or len(c.shape) > 2 or any(d is None for d in c.shape):
+        return False
+    return all(d == 1 or d == p for d, p in zip(c.shape[::-1], product.shape[::-1], strict=False))
+
+
+@register_rewrite("fuse_affine")
+def fuse_affine(node: Node) -> Node | None:
+    """``a @ b + c`` or ``c + a @ b`` → ``affine(a, b, c)``, and ``aᵀ @ b + c`` → ``affine(a, b, c, transpose_a=True)``.
+
+    Only for matrices, and only where ``c`` cannot broadcast the product to a larger shape.
+    """
+    if node.kind != "add":
+        return None
+    for product, c in (node.inputs, node.inputs[::-1]):
+        if product.kind != "matmul" or not all(_is_matrix(i) for i in product.inputs) or not _cannot_widen(c, product):
+            continue
+        a, b = product.inputs
+        transposed = a.kind == "transpose" and a.op.axes is None and _is_matrix(a.inputs[0])
+        fused = affine(a.inputs[0], b, c, transpose_a=True) if transposed else affine(a, b, c)
+        fused.name = node.name
+        return fused
     return None

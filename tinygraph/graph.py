@@ -261,7 +261,10 @@ class Graph:
                     f"backward of output {self.nodes[output_slot].name!r} needs a scalar, but its value has shape "
                     f"{format_shape(np.shape(out_value))}; reduce it (tg.sum / tg.mean) or pass grad_output"
                 )
-            seed = np.ones_like(out_value)
+            try:
+                seed = np.array(1, out_value.dtype).reshape(out_value.shape)  # np.ones_like, minus its wrapper
+            except AttributeError:  # a plain Python number, from an op of the user's
+                seed = np.ones_like(out_value)
         else:
             seed = np.asarray(grad_output, dtype=np.result_type(out_value))
             if seed.shape != np.shape(out_value):
@@ -321,6 +324,8 @@ class Graph:
 
     def _reduce(self, grad: Any, shape: Tuple[int, ...], op: Any, out: int, slot: int) -> np.ndarray:
         """Reduce a broadcast gradient to its input's shape, or say which op got it wrong."""
+        if shape == ():  # a scalar input (a bias): any gradient sums to it, no shape bookkeeping needed
+            return np.add.reduce(grad, axis=None)
         try:
             return unbroadcast(np.asarray(grad), shape)
         except ValueError:

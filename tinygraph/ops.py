@@ -132,6 +132,8 @@ class MatMul(Op):
 
     def backward(self, grad_output, a, b, *, output):
         need_a, need_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the bookkeeping below
+            return (grad_output @ b.T if need_a else None), (a.T @ grad_output if need_b else None)
         if a.ndim == 1 and b.ndim == 1:  # dot product: grad_output is a scalar
             return (grad_output * b if need_a else None), (grad_output * a if need_b else None)
         # Promote 1-D operands to matrices, as numpy does, then undo it on the way out.
@@ -363,11 +365,11 @@ class Transpose(Op):
         return tuple(shape[a] for a in self.axes)
 
     def forward(self, x):
-        return np.transpose(x, self.axes)
+        return x.transpose(self.axes)  # the method: np.transpose adds a Python wrapper around it
 
     def backward(self, grad_output, x, *, output):
         inverse = None if self.axes is None else tuple(np.argsort([a % x.ndim for a in self.axes]))
-        return (np.transpose(grad_output, inverse),)
+        return (grad_output.transpose(inverse),)
 
 
 @register

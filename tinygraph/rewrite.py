@@ -128,7 +128,6 @@ class Rewritten:
     """
 
     def __init__(self, outputs: tuple[Node, ...], passes: list[tuple[str, RewritePass]]):
-        self.outputs = outputs
         self.replacement: dict[Node, Node] = {}
         self.applied: list[tuple[str, Node, Node]] = []
         self._passes = passes

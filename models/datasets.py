@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from tinygraph.files import atomic_write
 
 __all__ = [
     "CLASSES", "DATA_ENV", "HOME_ENV", "SYNTHETIC_VERSION", "DatasetError", "cache_dir", "load_dataset",

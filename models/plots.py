@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from tinygraph.files import atomic_write
 
 __all__ = ["compare_learning_rates", "learning_curve", "misclassified", "picture_grid", "require_matplotlib"]
 

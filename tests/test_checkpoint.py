@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from models import checkpoint
 from models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygraph.files import atomic_write
 
 SHAPE = (2, 3, 3)  # tiny pictures: 18 features
 
@@ -62,7 +62,7 @@ def test_saving_checks_its_arguments(tmp_path):
 
 def test_atomic_write_removes_the_temporary_file_on_failure(tmp_path):
     target = tmp_path / "figure.png"
-    with pytest.raises(RuntimeError), checkpoint.atomic_write(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
         assert tmp.parent == tmp_path and tmp.suffix == ".png"
         tmp.write_bytes(b"half")
         raise RuntimeError("interrupted")

@@ -17,7 +17,6 @@ parameters are never touched, even if a run fails half-way.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FeedError
+from .files import atomic_write
 from .graph import Graph
 from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .shapes import format_shape, unbroadcast
@@ -791,16 +791,9 @@ class StepStudy:
         axes.text(0.03, 0.95, "truncation ~ h^2", transform=axes.transAxes, va="top")
         axes.text(0.97, 0.95, "round-off ~ eps/h", transform=axes.transAxes, va="top", ha="right")
         figure.tight_layout()
-        directory = os.path.dirname(os.path.abspath(path))
-        suffix = os.path.splitext(path)[1] or ".png"
-        handle, temporary = tempfile.mkstemp(suffix=suffix, dir=directory)
-        os.close(handle)
         try:
-            figure.savefig(temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+            with atomic_write(path) as temporary:
+                figure.savefig(temporary)
         finally:
             plt.close(figure)
         return path

@@ -11,14 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from models.commands import positive_int
+
 HELP = "gradient-check the logistic-regression graph and study the finite-difference step"
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,10 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("fast", "full"), default="fast",
                         help="fast: random projections, a few dozen runs (default); "
                              "full: every element, two runs each (about two minutes at cat size)")
-    parser.add_argument("--sample", type=_positive_int, metavar="N",
+    parser.add_argument("--sample", type=positive_int, metavar="N",
                         help="full mode: check N random elements per node instead of all")
     parser.add_argument("--step", type=float, help="base step h (default: cube root of float64 epsilon)")
-    parser.add_argument("--examples", type=_positive_int, metavar="M",
+    parser.add_argument("--examples", type=positive_int, metavar="M",
                         help="use only the first M training pictures (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed for w and the random directions (0)")
     parser.add_argument("--plot", metavar="PATH", default="gradcheck_steps.png",

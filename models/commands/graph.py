@@ -8,48 +8,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
+
+from models.commands import positive_int
 
 HELP = "print the logistic-regression model's graph as Graphviz DOT text (or a node table with --format summary)"
 
 COURSE_DIM = 64 * 64 * 3  # the course's 64x64 RGB pictures, flattened
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("dot", "summary"), default="dot",
                         help="dot: Graphviz DOT text (default); summary: a table of the nodes")
-    parser.add_argument("--dim", type=_positive_int, default=COURSE_DIM,
+    parser.add_argument("--dim", type=positive_int, default=COURSE_DIM,
                         help=f"number of input features (default {COURSE_DIM}, the course's 64x64x3 pictures)")
     parser.add_argument("--no-rewrites", action="store_true",
                         help="show the graph as written, before the rewrite passes")
     parser.add_argument("--output", "-o", metavar="PATH", help="write to PATH instead of standard output")
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory, so readers never see half."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tinygraph-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     import tinygraph as tg
     from models.logistic_regression import build_graph
+    from tinygraph.files import atomic_write
 
     model = build_graph(args.dim)
     graph = tg.Graph(model.graph.outputs, rewrites=False) if args.no_rewrites else model.graph
@@ -58,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        write_atomically(args.output, text)
+        with atomic_write(args.output) as temporary:
+            temporary.write_text(text, encoding="utf-8")
     except OSError as error:
         print(f"tinygraph graph: error: cannot write {args.output}: {error}", file=sys.stderr)
         return 1

@@ -6,18 +6,14 @@ import argparse
 import sys
 from typing import Any
 
+from models.commands import positive_int
+
 HELP = "train the course's logistic-regression cat classifier (embedded default data unless --data)"
 
 ITERATIONS = 2000
 COMPARED_RATES = (0.01, 0.001, 0.0001)  # the course's learning-rate comparison...
 COMPARE_ITERATIONS = 1500  # ... which runs 1500 iterations each
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -30,7 +26,7 @@ def _positive_float(text: str) -> float:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="DIR", help="directory with the course's train_catvnoncat.h5 and "
                         "test_catvnoncat.h5 (default: $TINYGRAPH_DATA, else the embedded synthetic stand-in)")
-    parser.add_argument("--iterations", type=_positive_int, help=f"gradient-descent steps ({ITERATIONS}; "
+    parser.add_argument("--iterations", type=positive_int, help=f"gradient-descent steps ({ITERATIONS}; "
                         f"{COMPARE_ITERATIONS} for --compare-learning-rates, as in the course)")
     parser.add_argument("--learning-rate", type=_positive_float, default=0.005, help="step size (0.005)")
     parser.add_argument("--print-cost", action="store_true", help="print the cost every 100 iterations")

@@ -9,6 +9,7 @@ beyond that list's contents.
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -76,12 +77,16 @@ class Graph:
         # the input slots unpacked, so a step is one call and two list reads.
         self._program = [(out, op.forward, *_first_two(ins), ins) for out, op, ins in self._schedule]
         self._output_slots = tuple(self._slot[o] for o in self._run_outputs)
+        # Several outputs come back as a tuple that itemgetter builds in C.
+        self._gather = operator.itemgetter(*self._output_slots) if len(self._output_slots) > 1 else None
         self._feed_entries: Dict[Any, Optional[tuple]] = {}  # placeholder or its name -> what _feed checks
-        for p in self.placeholders:
+        for index, p in enumerate(self.placeholders):
             fixed = tuple((axis, size) for axis, size in enumerate(p.shape) if size is not None)
-            entry = (self._slot[p], p, p.dtype, len(p.shape), fixed)
+            entry = (1 << index, self._slot[p], p, p.dtype, len(p.shape), fixed)
             self._feed_entries[p] = entry
             self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
+        self._all_fed = (1 << len(self.placeholders)) - 1
+        self._seed: Optional[np.ndarray] = None  # backward's default grad_output, kept while it fits
         self._backward_plans: Dict[Tuple[int, Tuple[int, ...]], list] = {}
         self._backward_setups: Dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, plan)
         self._has_run = False
@@ -108,26 +113,19 @@ class Graph:
     # --- running ----------------------------------------------------------------
     def _feed(self, feeds: Mapping[NodeOrName, Any]) -> None:
         entries = self._feed_entries
-        given: Dict[int, tuple] = {}  # slot -> (what to check, array)
+        values = self._values
+        fed = 0  # one bit per placeholder
         for key, array in feeds.items():
             try:
-                entry = entries.get(key)
-            except TypeError:  # unhashable: cannot be a placeholder or a name
-                entry = None
-            if entry is None:
+                bit, slot, placeholder, dtype, ndim, fixed = entries[key]
+            except (KeyError, TypeError):  # unknown, unhashable, or a name two placeholders share
                 known = ", ".join(repr(p.name) for p in self.placeholders) or "none"
                 what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
-                raise FeedError(f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}")
-            given[entry[0]] = (entry, array)
-        if len(given) != len(self.placeholders):
-            for placeholder in self.placeholders:
-                if self._slot[placeholder] not in given:
-                    raise FeedError(
-                        f"placeholder {placeholder.name!r} (shape {format_shape(placeholder.shape)}) was not fed"
-                    )
-        values = self._values
-        for (slot, placeholder, dtype, ndim, fixed), array in given.values():
-            if type(array) is not np.ndarray or array.dtype != dtype:  # an array of the right dtype is taken as it is
+                raise FeedError(
+                    f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}"
+                ) from None
+            # An array of the right dtype is taken as it is (dtypes compared by identity first: != is slow).
+            if type(array) is not np.ndarray or array.dtype is not dtype and array.dtype != dtype:
                 try:
                     array = np.asarray(array, dtype=dtype)
                 except (TypeError, ValueError) as error:
@@ -144,6 +142,10 @@ class Graph:
                     f"was fed shape {format_shape(shape)}"
                 )
             values[slot] = array
+            fed |= bit
+        if fed != self._all_fed:
+            missing = next(p for i, p in enumerate(self.placeholders) if not fed >> i & 1)
+            raise FeedError(f"placeholder {missing.name!r} (shape {format_shape(missing.shape)}) was not fed")
 
     def forward(self, feeds: Optional[Mapping[NodeOrName, Any]] = None, *, check_finite: Optional[bool] = None) -> Any:
         """Run the graph. ``feeds`` maps each placeholder (node or name) to an array.
@@ -174,9 +176,10 @@ class Graph:
                 f"failed on inputs of shape {shapes}: {error}"
             ) from error
         self._has_run = True
-        if self._single:
-            return values[self._output_slots[0]]
-        return tuple(values[slot] for slot in self._output_slots)
+        if self._gather is None:
+            value = values[self._output_slots[0]]
+            return value if self._single else (value,)
+        return self._gather(values)
 
     def _backward_plan(self, output_slot: int, wrt_slots: Tuple[int, ...]) -> list:
         """The ops to run backward, in reverse: those on a path from a ``wrt`` node to the output.
@@ -256,15 +259,16 @@ class Graph:
         values = self._values
         out_value = values[output_slot]
         if grad_output is None:
-            if np.size(out_value) != 1:
-                raise GradientError(
-                    f"backward of output {self.nodes[output_slot].name!r} needs a scalar, but its value has shape "
-                    f"{format_shape(np.shape(out_value))}; reduce it (tg.sum / tg.mean) or pass grad_output"
-                )
-            try:
-                seed = np.array(1, out_value.dtype).reshape(out_value.shape)  # np.ones_like, minus its wrapper
-            except AttributeError:  # a plain Python number, from an op of the user's
-                seed = np.ones_like(out_value)
+            seed = self._seed  # read-only, so reused from run to run while the output's shape and dtype match
+            if (seed is None or seed.shape != getattr(out_value, "shape", None)
+                    or seed.dtype is not getattr(out_value, "dtype", None)):
+                if np.size(out_value) != 1:
+                    raise GradientError(
+                        f"backward of output {self.nodes[output_slot].name!r} needs a scalar, but its value has shape "
+                        f"{format_shape(np.shape(out_value))}; reduce it (tg.sum / tg.mean) or pass grad_output"
+                    )
+                seed = self._seed = np.ones_like(out_value)
+                seed.flags.writeable = False
         else:
             seed = np.asarray(grad_output, dtype=np.result_type(out_value))
             if seed.shape != np.shape(out_value):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .node import Constant, Node, Op
-from .ops import MatMul, register
+from .ops import MatMul, constants, register
 from .rewrite import register_rewrite
 from .shapes import StaticShape, broadcast_static
 
@@ -48,22 +48,34 @@ class SigmoidCrossEntropy(Op):
         return ()
 
     def forward(self, z, y):
-        losses = np.logaddexp(0, z) - y * z
+        losses = np.logaddexp(constants(z)[0], z) - y * z
         return np.add.reduce(losses, axis=None) / losses.size
 
     def backward(self, grad_output, z, y, *, output):
         need_z, need_y = self.needs_input_grad
-        both = np.broadcast(z, y)
-        scale = grad_output / both.size
+        if z.shape == y.shape:
+            shape, size = z.shape, z.size
+        else:
+            both = np.broadcast(z, y)
+            shape, size = both.shape, both.size
+        scale = float(grad_output) / size
         grad_z = grad_y = None
         if need_z:
-            # sigmoid as 0.5 + 0.5·tanh(z/2): no overflow for any z, and its absolute
-            # error (~1e-16) is all a gradient needs; four numpy calls instead of seven.
-            grad_z = (0.5 + 0.5 * np.tanh(0.5 * z) - y) * scale
+            # sigmoid as 0.5 + 0.5·tanh(z/2): no overflow for any z, and its absolute error (~1e-16)
+            # is all a gradient needs. Worked in place: on a small array a new buffer costs more than the math.
+            _, half, _ = constants(z)
+            grad_z = np.tanh(z * half)
+            grad_z *= half
+            grad_z += half
+            if grad_z.shape == shape:
+                grad_z -= y
+            else:  # y is larger than z: the difference takes the broadcast shape
+                grad_z = grad_z - y
+            grad_z *= scale
         if need_y:
-            grad_y = -z * scale
-            if grad_y.shape != both.shape:  # z smaller than y: spread it over y's shape (a view)
-                grad_y = np.broadcast_to(grad_y, both.shape)
+            grad_y = z * -scale
+            if grad_y.shape != shape:  # z smaller than y: spread it over y's shape (a view)
+                grad_y = np.broadcast_to(grad_y, shape)
         return grad_z, grad_y
 
 

@@ -29,13 +29,35 @@ def register(cls: Type[Op]) -> Type[Op]:
     return cls
 
 
+_CONSTANTS: Dict[Any, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def constants(x: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(0, 0.5, 1)`` as read-only 0-d arrays of ``x``'s float dtype.
+
+    NumPy converts a Python number operand afresh on every call, which on a
+    small array costs as much as the arithmetic; these are converted once.
+    Being of x's dtype, they keep a float32 graph in float32, as Python numbers do.
+    """
+    dtype = getattr(x, "dtype", None)
+    found = _CONSTANTS.get(dtype)
+    if found is None:
+        real = dtype if dtype is not None and np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+        found = tuple(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0))
+        for array in found:
+            array.flags.writeable = False
+        _CONSTANTS[dtype] = found
+    return found
+
+
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x) without overflow for any x: exp is only taken of -|x| and of min(x, 0).
 
     ``e^min(x,0) / (1 + e^-|x|)`` is ``1 / (1 + e^-x)`` for x ≥ 0 and ``e^x / (1 + e^x)``
     for x < 0, each accurate to the last bits, with no branch to select between them.
     """
-    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+    zero, _, one = constants(x)
+    return np.exp(np.minimum(x, zero)) / (one + np.exp(-np.abs(x)))
 
 
 class Elementwise(Op):
@@ -205,7 +227,7 @@ class Softplus(Elementwise):
     domain = (-5.0, 5.0)
 
     def forward(self, x):
-        return np.logaddexp(0, x)
+        return np.logaddexp(constants(x)[0], x)
 
     def backward(self, grad_output, x, *, output):
         # sigmoid(x) = 1 - e^-softplus(x): read off the output, accurate for tiny outputs via expm1.
@@ -226,10 +248,10 @@ class Relu(Elementwise):
     kinks = (0.0,)
 
     def forward(self, x):
-        return np.maximum(x, 0)
+        return np.maximum(x, constants(x)[0])
 
     def backward(self, grad_output, x, *, output):
-        return (grad_output * (x > 0),)
+        return (grad_output * (x > constants(x)[0]),)
 
 
 @register

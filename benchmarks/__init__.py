@@ -1,0 +1,1 @@
+"""Benchmarks: tinygraph against hand-written numpy and its peers. Run ``python -m benchmarks``."""

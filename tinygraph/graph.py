@@ -23,13 +23,15 @@ from .shapes import format_shape, unbroadcast
 NodeOrName = Union[Node, str]
 
 
-def _first_two(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int]]:
-    """The input slots the run loops' fast paths read: (a, None) for one input, (a, b) for two, else neither."""
+def _reads(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int], Any]:
+    """How the run loops read an op's inputs: ``(a, None, None)`` for one input, ``(a, b, None)``
+    for two, else ``(None, None, gather)`` with ``gather(values)`` the tuple of them, built in C
+    (a list comprehension per op would cost as much as a small op's arithmetic)."""
     if len(ins) == 1:
-        return ins[0], None
+        return ins[0], None, None
     if len(ins) == 2:
-        return ins[0], ins[1]
-    return None, None
+        return ins[0], ins[1], None
+    return None, None, operator.itemgetter(*ins) if ins else lambda values: ()
 
 
 class Graph:
@@ -73,9 +75,9 @@ class Graph:
         self._schedule = [
             (self._slot[n], n.op, tuple(self._slot[i] for i in n.inputs)) for n in self.nodes if n.op is not None
         ]
-        # What forward's loop executes: the bound method and, for one- and two-input ops,
-        # the input slots unpacked, so a step is one call and two list reads.
-        self._program = [(out, op.forward, *_first_two(ins), ins) for out, op, ins in self._schedule]
+        # What forward's loop executes: the bound method and how to read its inputs (see _reads),
+        # so a step is one call and a list read per input.
+        self._program = [(out, op.forward, *_reads(ins)) for out, op, ins in self._schedule]
         self._output_slots = tuple(self._slot[o] for o in self._run_outputs)
         # Several outputs come back as a tuple that itemgetter builds in C.
         self._gather = operator.itemgetter(*self._output_slots) if len(self._output_slots) > 1 else None
@@ -161,16 +163,16 @@ class Graph:
         for slot, parameter in self._parameter_slots:
             values[slot] = parameter.value
         try:
-            for out, forward, a, b, ins in self._program:
+            for out, forward, a, b, gather in self._program:
                 if b is not None:
                     values[out] = forward(values[a], values[b])
                 elif a is not None:
                     values[out] = forward(values[a])
                 else:
-                    values[out] = forward(*[values[i] for i in ins])
+                    values[out] = forward(*gather(values))
         except Exception as error:
             node = self.nodes[out]
-            shapes = ", ".join(format_shape(np.shape(values[i])) for i in ins)
+            shapes = ", ".join(format_shape(np.shape(values[self._slot[i]])) for i in node.inputs)
             raise OpError(
                 f"forward of {node.name} ({node.op!r}, built at {node.where()}) "
                 f"failed on inputs of shape {shapes}: {error}"
@@ -184,8 +186,8 @@ class Graph:
     def _backward_plan(self, output_slot: int, wrt_slots: Tuple[int, ...]) -> list:
         """The ops to run backward, in reverse: those on a path from a ``wrt`` node to the output.
 
-        Each entry comes ready for the loop: the bound backward, the input slots
-        unpacked for one- and two-input ops, which inputs need a gradient, and
+        Each entry comes ready for the loop: the bound backward, how to read the
+        inputs (see :func:`_reads`), which inputs need a gradient, and
         ``(index, slot)`` of exactly those inputs.
         """
         key = (output_slot, wrt_slots)
@@ -206,7 +208,7 @@ class Graph:
                     reaches[i] = True
                 needs = tuple(depends[i] for i in ins)
                 targets = tuple((k, i) for k, i in enumerate(ins) if depends[i])
-                plan.append((out, op, op.backward, *_first_two(ins), ins, needs, targets))
+                plan.append((out, op, op.backward, *_reads(ins), ins, needs, targets))
             self._backward_plans[key] = plan
         return plan
 
@@ -279,7 +281,7 @@ class Graph:
 
         grads: List[Any] = [None] * len(values)
         grads[output_slot] = seed
-        for out, op, backward, a, b, ins, needs, targets in plan:
+        for out, op, backward, a, b, gather, ins, needs, targets in plan:
             grad = grads[out]
             if grad is None:
                 continue
@@ -289,7 +291,7 @@ class Graph:
             elif a is not None:
                 input_grads = backward(grad, values[a], output=values[out])
             else:
-                input_grads = backward(grad, *[values[i] for i in ins], output=values[out])
+                input_grads = backward(grad, *gather(values), output=values[out])
             if type(input_grads) is not tuple and not isinstance(input_grads, (tuple, list)):
                 raise GradientError(
                     f"backward of {op.name} ({self.nodes[out].name}) returned {type(input_grads).__name__}; "

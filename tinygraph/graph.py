@@ -23,15 +23,16 @@ from .shapes import format_shape, unbroadcast
 NodeOrName = Union[Node, str]
 
 
-def _reads(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int], Any]:
-    """How the run loops read an op's inputs: ``(a, None, None)`` for one input, ``(a, b, None)``
-    for two, else ``(None, None, gather)`` with ``gather(values)`` the tuple of them, built in C
-    (a list comprehension per op would cost as much as a small op's arithmetic)."""
-    if len(ins) == 1:
-        return ins[0], None, None
-    if len(ins) == 2:
-        return ins[0], ins[1], None
-    return None, None, operator.itemgetter(*ins) if ins else lambda values: ()
+def _reads(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int], Optional[int], Any]:
+    """How the run loops read an op's inputs: their slots ``(a, b, c)`` for one to three inputs
+    (``None`` past the last), else ``gather(values)``, the tuple of them built in C.
+
+    Plain positional calls are the cheapest Python has; a list comprehension per op, or a
+    ``*args`` call alongside ``output=``, costs as much as a small op's arithmetic.
+    """
+    if 1 <= len(ins) <= 3:
+        return (*ins, *(None,) * (3 - len(ins)), None)
+    return None, None, None, operator.itemgetter(*ins) if ins else lambda values: ()
 
 
 class Graph:
@@ -163,8 +164,10 @@ class Graph:
         for slot, parameter in self._parameter_slots:
             values[slot] = parameter.value
         try:
-            for out, forward, a, b, gather in self._program:
-                if b is not None:
+            for out, forward, a, b, c, gather in self._program:
+                if c is not None:
+                    values[out] = forward(values[a], values[b], values[c])
+                elif b is not None:
                     values[out] = forward(values[a], values[b])
                 elif a is not None:
                     values[out] = forward(values[a])
@@ -281,12 +284,14 @@ class Graph:
 
         grads: List[Any] = [None] * len(values)
         grads[output_slot] = seed
-        for out, op, backward, a, b, gather, ins, needs, targets in plan:
+        for out, op, backward, a, b, c, gather, ins, needs, targets in plan:
             grad = grads[out]
             if grad is None:
                 continue
             op.needs_input_grad = needs
-            if b is not None:
+            if c is not None:
+                input_grads = backward(grad, values[a], values[b], values[c], output=values[out])
+            elif b is not None:
                 input_grads = backward(grad, values[a], values[b], output=values[out])
             elif a is not None:
                 input_grads = backward(grad, values[a], output=values[out])

@@ -84,8 +84,10 @@ class Graph:
         self._gather = operator.itemgetter(*self._output_slots) if len(self._output_slots) > 1 else None
         self._feed_entries: Dict[Any, Optional[tuple]] = {}  # placeholder or its name -> what _feed checks
         for index, p in enumerate(self.placeholders):
-            fixed = tuple((axis, size) for axis, size in enumerate(p.shape) if size is not None)
-            entry = (1 << index, self._slot[p], p, p.dtype, len(p.shape), fixed)
+            axes = tuple(axis for axis, size in enumerate(p.shape) if size is not None)  # the sizes a feed must have
+            pick = operator.itemgetter(*axes) if axes else None
+            expected = pick(p.shape) if axes else None
+            entry = (1 << index, self._slot[p], p, p.dtype, len(p.shape), pick, expected)
             self._feed_entries[p] = entry
             self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
         self._all_fed = (1 << len(self.placeholders)) - 1
@@ -120,7 +122,7 @@ class Graph:
         fed = 0  # one bit per placeholder
         for key, array in feeds.items():
             try:
-                bit, slot, placeholder, dtype, ndim, fixed = entries[key]
+                bit, slot, placeholder, dtype, ndim, pick, expected = entries[key]
             except (KeyError, TypeError):  # unknown, unhashable, or a name two placeholders share
                 known = ", ".join(repr(p.name) for p in self.placeholders) or "none"
                 what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
@@ -133,16 +135,10 @@ class Graph:
                     array = np.asarray(array, dtype=dtype)
                 except (TypeError, ValueError) as error:
                     raise FeedError(f"placeholder {placeholder.name!r} cannot take this feed: {error}") from None
-            shape = array.shape
-            fits = len(shape) == ndim
-            for axis, size in fixed if fits else ():
-                if shape[axis] != size:
-                    fits = False
-                    break
-            if not fits:
+            if array.ndim != ndim or pick is not None and pick(array.shape) != expected:
                 raise FeedError(
                     f"placeholder {placeholder.name!r} expects shape {format_shape(placeholder.shape)}, "
-                    f"was fed shape {format_shape(shape)}"
+                    f"was fed shape {format_shape(array.shape)}"
                 )
             values[slot] = array
             fed |= bit
@@ -162,7 +158,7 @@ class Graph:
         self._feed(feeds or {})
         values = self._values
         for slot, parameter in self._parameter_slots:
-            values[slot] = parameter.value
+            values[slot] = parameter._value  # what .value returns, minus a property call per parameter
         try:
             for out, forward, a, b, c, gather in self._program:
                 if c is not None:

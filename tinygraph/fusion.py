@@ -48,7 +48,7 @@ class SigmoidCrossEntropy(Op):
         return ()
 
     def forward(self, z, y):
-        losses = np.logaddexp(constants(z)[0], z) - y * z
+        losses = np.logaddexp(constants(z).zero, z) - y * z
         return np.add.reduce(losses, axis=None) / losses.size
 
     def backward(self, grad_output, z, y, *, output):
@@ -63,7 +63,7 @@ class SigmoidCrossEntropy(Op):
         if need_z:
             # sigmoid as 0.5 + 0.5·tanh(z/2): no overflow for any z, and its absolute error (~1e-16)
             # is all a gradient needs. Worked in place: on a small array a new buffer costs more than the math.
-            _, half, _ = constants(z)
+            half = constants(z).half
             grad_z = np.tanh(z * half)
             grad_z *= half
             grad_z += half

@@ -11,7 +11,7 @@ iterate that registry, so a new op is gradient-checked the moment it is added.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Type
 
 import numpy as np
 
@@ -29,11 +29,19 @@ def register(cls: Type[Op]) -> Type[Op]:
     return cls
 
 
-_CONSTANTS: Dict[Any, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+class Constants(NamedTuple):
+    """0-d read-only arrays of one float dtype; see :func:`constants`."""
+
+    zero: np.ndarray
+    half: np.ndarray
+    one: np.ndarray
 
 
-def constants(x: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(0, 0.5, 1)`` as read-only 0-d arrays of ``x``'s float dtype.
+_CONSTANTS: Dict[Any, Constants] = {}
+
+
+def constants(x: Any) -> Constants:
+    """0, 0.5 and 1 as 0-d arrays of ``x``'s float dtype (float64 for anything else).
 
     NumPy converts a Python number operand afresh on every call, which on a
     small array costs as much as the arithmetic; these are converted once.
@@ -43,7 +51,7 @@ def constants(x: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     found = _CONSTANTS.get(dtype)
     if found is None:
         real = dtype if dtype is not None and np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
-        found = tuple(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0))
+        found = Constants(*(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0)))
         for array in found:
             array.flags.writeable = False
         _CONSTANTS[dtype] = found
@@ -54,10 +62,11 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^-x) without overflow for any x: exp is only taken of -|x| and of min(x, 0).
 
     ``e^min(x,0) / (1 + e^-|x|)`` is ``1 / (1 + e^-x)`` for x ≥ 0 and ``e^x / (1 + e^x)``
-    for x < 0, each accurate to the last bits, with no branch to select between them.
+    for x < 0, each accurate to the last bits (subnormal tails included), with no
+    branch to select between them.
     """
-    zero, _, one = constants(x)
-    return np.exp(np.minimum(x, zero)) / (one + np.exp(-np.abs(x)))
+    c = constants(x)
+    return np.exp(np.minimum(x, c.zero)) / (c.one + np.exp(-np.abs(x)))
 
 
 class Elementwise(Op):
@@ -227,7 +236,7 @@ class Softplus(Elementwise):
     domain = (-5.0, 5.0)
 
     def forward(self, x):
-        return np.logaddexp(constants(x)[0], x)
+        return np.logaddexp(constants(x).zero, x)
 
     def backward(self, grad_output, x, *, output):
         # sigmoid(x) = 1 - e^-softplus(x): read off the output, accurate for tiny outputs via expm1.
@@ -248,10 +257,10 @@ class Relu(Elementwise):
     kinks = (0.0,)
 
     def forward(self, x):
-        return np.maximum(x, constants(x)[0])
+        return np.maximum(x, constants(x).zero)
 
     def backward(self, grad_output, x, *, output):
-        return (grad_output * (x > constants(x)[0]),)
+        return (grad_output * (x > constants(x).zero),)
 
 
 @register

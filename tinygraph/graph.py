@@ -9,8 +9,10 @@ beyond that list's contents.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import operator
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,6 +23,18 @@ from .rewrite import rewrite
 from .shapes import format_shape, unbroadcast
 
 NodeOrName = Union[Node, str]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if it runs) for the ``with`` block."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _reads(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int], Optional[int], Any]:
@@ -54,6 +68,13 @@ class Graph:
     """
 
     def __init__(self, outputs: Union[Node, Sequence[Node]], *, rewrites: bool = True, disable: Iterable[str] = ()):
+        # Building makes a few objects per node and keeps them all; Python's cyclic garbage
+        # collector would walk them again and again as they pile up (a 100,000-node graph built
+        # 1.7x slower), so it waits until the graph is built.
+        with _collector_paused():
+            self._build(outputs, rewrites, disable)
+
+    def _build(self, outputs: Union[Node, Sequence[Node]], rewrites: bool, disable: Iterable[str]) -> None:
         self._single = isinstance(outputs, Node)
         self.outputs: Tuple[Node, ...] = (outputs,) if self._single else tuple(outputs)
         if not self.outputs or not all(isinstance(o, Node) for o in self.outputs):

@@ -120,7 +120,8 @@ def training_table(args, work: Sequence[Workload], dtypes: Sequence[str]) -> str
             for name, note in _check_same_training(impls, data.dtype).items():
                 notes.append(f"{workload.key} {dtype_name} {name}: {note}")
             contenders = [Contender(name, i.step, i.reset, i.finish) for name, i in impls.items()]
-            timings = race(contenders, blocks=args.blocks, block_seconds=args.block_seconds)
+            pause = 0.02 if len(contenders) > 3 else 0.0  # peers' thread pools spin for a while after a block
+            timings = race(contenders, blocks=args.blocks, block_seconds=args.block_seconds, pause=pause)
             base = timings["numpy"].median
             for name, t in timings.items():
                 rows.append([workload.title, dtype_name, name, _format_time(t.min), _format_time(t.median),

@@ -76,11 +76,14 @@ def race(
     blocks: int = 15,
     block_seconds: float = 0.1,
     iterations: int | None = None,
+    pause: float = 0.0,
 ) -> dict[str, Timing]:
     """Time every contender over ``blocks`` blocks, alternating them block by block.
 
     Each contender first warms up (one calibration pass, which also fixes its
-    iterations per block unless ``iterations`` is given).
+    iterations per block unless ``iterations`` is given). ``pause`` seconds of
+    sleep before each block let the worker threads a peer leaves spinning
+    (OpenMP, XLA) go idle, so they do not slow the next contender down.
     """
     counts = {c.name: iterations or calibrate(c, block_seconds) for c in contenders}
     results = {c.name: Timing(c.name, [], counts[c.name]) for c in contenders}
@@ -88,6 +91,8 @@ def race(
     for block in range(blocks):
         shift = block % len(order)
         for contender in order[shift:] + order[:shift]:
+            if pause:
+                time.sleep(pause)
             elapsed = _run_block(contender, counts[contender.name])
             results[contender.name].per_iteration.append(elapsed / counts[contender.name])
     return results

@@ -16,6 +16,7 @@ forward and backward many times. Every op carries a hand-written backward.
 
 from .anomaly import AnomalyError, detect_anomaly
 from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
+from .fusion import affine, sigmoid_cross_entropy  # after rewrite: its passes run after the built-in ones
 from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
 from .graph import Graph
 from .node import Constant, Node, Op, Parameter, Placeholder, constant, parameter, placeholder, topological_order
@@ -43,7 +44,6 @@ from .ops import (
     transpose,
 )
 from .rewrite import REWRITES, register_rewrite
-from .fusion import affine, sigmoid_cross_entropy  # after rewrite: its passes run after the built-in ones
 
 __version__ = "0.1.0"
 

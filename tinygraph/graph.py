@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import operator
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .rewrite import rewrite
 from .shapes import format_shape, unbroadcast
 
-NodeOrName = Union[Node, str]
+NodeOrName = Node | str
 
 
 @contextlib.contextmanager
@@ -37,7 +38,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _reads(ins: Tuple[int, ...]) -> Tuple[Optional[int], Optional[int], Optional[int], Any]:
+def _reads(ins: tuple[int, ...]) -> tuple[int | None, int | None, int | None, Any]:
     """How the run loops read an op's inputs: their slots ``(a, b, c)`` for one to three inputs
     (``None`` past the last), else ``gather(values)``, the tuple of them built in C.
 
@@ -67,16 +68,16 @@ class Graph:
         grads = g.backward()          # {w: array of shape (3, 1)}
     """
 
-    def __init__(self, outputs: Union[Node, Sequence[Node]], *, rewrites: bool = True, disable: Iterable[str] = ()):
+    def __init__(self, outputs: Node | Sequence[Node], *, rewrites: bool = True, disable: Iterable[str] = ()):
         # Building makes a few objects per node and keeps them all; Python's cyclic garbage
         # collector would walk them again and again as they pile up (a 100,000-node graph built
         # 1.7x slower), so it waits until the graph is built.
         with _collector_paused():
             self._build(outputs, rewrites, disable)
 
-    def _build(self, outputs: Union[Node, Sequence[Node]], rewrites: bool, disable: Iterable[str]) -> None:
+    def _build(self, outputs: Node | Sequence[Node], rewrites: bool, disable: Iterable[str]) -> None:
         self._single = isinstance(outputs, Node)
-        self.outputs: Tuple[Node, ...] = (outputs,) if self._single else tuple(outputs)
+        self.outputs: tuple[Node, ...] = (outputs,) if self._single else tuple(outputs)
         if not self.outputs or not all(isinstance(o, Node) for o in self.outputs):
             raise TypeError(f"Graph needs a node or a sequence of nodes, got {outputs!r}")
         self._rewritten = rewrite(self.outputs, disable) if rewrites else None
@@ -84,15 +85,15 @@ class Graph:
         self.rewrites_applied = self._rewritten.applied if rewrites else []  # (pass name, before, after)
         self._run_outputs = tuple(self._replacement.get(o, o) for o in self.outputs)
 
-        self.nodes: List[Node] = topological_order(self._run_outputs)
-        self._slot: Dict[Node, int] = {node: i for i, node in enumerate(self.nodes)}
-        self.placeholders: Tuple[Placeholder, ...] = tuple(n for n in self.nodes if isinstance(n, Placeholder))
-        self.parameters: Tuple[Parameter, ...] = tuple(n for n in self.nodes if isinstance(n, Parameter))
-        self._by_name: Dict[str, Optional[Placeholder]] = {}
+        self.nodes: list[Node] = topological_order(self._run_outputs)
+        self._slot: dict[Node, int] = {node: i for i, node in enumerate(self.nodes)}
+        self.placeholders: tuple[Placeholder, ...] = tuple(n for n in self.nodes if isinstance(n, Placeholder))
+        self.parameters: tuple[Parameter, ...] = tuple(n for n in self.nodes if isinstance(n, Parameter))
+        self._by_name: dict[str, Placeholder | None] = {}
         for p in self.placeholders:  # a name shared by two placeholders cannot be fed by name
             self._by_name[p.name] = None if p.name in self._by_name else p
 
-        self._values: List[Any] = [n.value if isinstance(n, Constant) else None for n in self.nodes]
+        self._values: list[Any] = [n.value if isinstance(n, Constant) else None for n in self.nodes]
         self._parameter_slots = [(self._slot[p], p) for p in self.parameters]
         self._schedule = [
             (self._slot[n], n.op, tuple(self._slot[i] for i in n.inputs)) for n in self.nodes if n.op is not None
@@ -103,7 +104,7 @@ class Graph:
         self._output_slots = tuple(self._slot[o] for o in self._run_outputs)
         # Several outputs come back as a tuple that itemgetter builds in C.
         self._gather = operator.itemgetter(*self._output_slots) if len(self._output_slots) > 1 else None
-        self._feed_entries: Dict[Any, Optional[tuple]] = {}  # placeholder or its name -> what _feed checks
+        self._feed_entries: dict[Any, tuple | None] = {}  # placeholder or its name -> what _feed checks
         for index, p in enumerate(self.placeholders):
             axes = tuple(axis for axis, size in enumerate(p.shape) if size is not None)  # the sizes a feed must have
             pick = operator.itemgetter(*axes) if axes else None
@@ -112,9 +113,9 @@ class Graph:
             self._feed_entries[p] = entry
             self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
         self._all_fed = (1 << len(self.placeholders)) - 1
-        self._seed: Optional[np.ndarray] = None  # backward's default grad_output, kept while it fits
-        self._backward_plans: Dict[Tuple[int, Tuple[int, ...]], list] = {}
-        self._backward_setups: Dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, plan)
+        self._seed: np.ndarray | None = None  # backward's default grad_output, kept while it fits
+        self._backward_plans: dict[tuple[int, tuple[int, ...]], list] = {}
+        self._backward_setups: dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, plan)
         self._has_run = False
 
     # --- looking things up ----------------------------------------------------
@@ -167,7 +168,7 @@ class Graph:
             missing = next(p for i, p in enumerate(self.placeholders) if not fed >> i & 1)
             raise FeedError(f"placeholder {missing.name!r} (shape {format_shape(missing.shape)}) was not fed")
 
-    def forward(self, feeds: Optional[Mapping[NodeOrName, Any]] = None, *, check_finite: Optional[bool] = None) -> Any:
+    def forward(self, feeds: Mapping[NodeOrName, Any] | None = None, *, check_finite: bool | None = None) -> Any:
         """Run the graph. ``feeds`` maps each placeholder (node or name) to an array.
 
         Returns the output's value, or a tuple of values for several outputs.
@@ -203,7 +204,7 @@ class Graph:
             return value if self._single else (value,)
         return self._gather(values)
 
-    def _backward_plan(self, output_slot: int, wrt_slots: Tuple[int, ...]) -> list:
+    def _backward_plan(self, output_slot: int, wrt_slots: tuple[int, ...]) -> list:
         """The ops to run backward, in reverse: those on a path from a ``wrt`` node to the output.
 
         Each entry comes ready for the loop: the bound backward, how to read the
@@ -232,7 +233,7 @@ class Graph:
             self._backward_plans[key] = plan
         return plan
 
-    def _setup_backward(self, output: Optional[NodeOrName], wrt: Optional[Tuple[NodeOrName, ...]]) -> tuple:
+    def _setup_backward(self, output: NodeOrName | None, wrt: tuple[NodeOrName, ...] | None) -> tuple:
         """``(output slot, ((result key, slot) for each wrt node), plan)`` for one way of calling backward."""
         output_slot = self._slot_of(output if output is not None else self.outputs[0])
         wrt_nodes = self.parameters if wrt is None else wrt
@@ -244,12 +245,12 @@ class Graph:
 
     def backward(
         self,
-        wrt: Optional[Iterable[NodeOrName]] = None,
+        wrt: Iterable[NodeOrName] | None = None,
         *,
-        output: Optional[NodeOrName] = None,
-        grad_output: Optional[Any] = None,
-        check_finite: Optional[bool] = None,
-    ) -> Dict[Node, np.ndarray]:
+        output: NodeOrName | None = None,
+        grad_output: Any | None = None,
+        check_finite: bool | None = None,
+    ) -> dict[Node, np.ndarray]:
         """Gradients of the output with respect to each node in ``wrt``, after a forward.
 
         Args:
@@ -299,7 +300,7 @@ class Graph:
                     f"{self.nodes[output_slot].name!r} has {format_shape(np.shape(out_value))}"
                 )
 
-        grads: List[Any] = [None] * len(values)
+        grads: list[Any] = [None] * len(values)
         grads[output_slot] = seed
         for out, op, backward, a, b, c, gather, ins, needs, targets in plan:
             grad = grads[out]
@@ -337,7 +338,7 @@ class Graph:
                 previous = grads[slot]
                 grads[slot] = input_grad if previous is None else previous + input_grad  # never +=: may be shared
 
-        result: Dict[Node, np.ndarray] = {}
+        result: dict[Node, np.ndarray] = {}
         handed_out = set() if grad_output is None else {id(seed)}  # the caller's own grad_output included
         for node, slot in wrt_pairs:
             grad = grads[slot]
@@ -350,7 +351,7 @@ class Graph:
             result[node] = grad
         return result
 
-    def _reduce(self, grad: Any, shape: Tuple[int, ...], op: Any, out: int, slot: int) -> np.ndarray:
+    def _reduce(self, grad: Any, shape: tuple[int, ...], op: Any, out: int, slot: int) -> np.ndarray:
         """Reduce a broadcast gradient to its input's shape, or say which op got it wrong."""
         if shape == ():  # a scalar input (a bias): any gradient sums to it, no shape bookkeeping needed
             return np.add.reduce(grad, axis=None)

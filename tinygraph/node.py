@@ -12,7 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from typing import Any, ClassVar, Iterable, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,10 +23,10 @@ from .shapes import StaticShape, format_shape
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _ids = itertools.count()
 
-Domain = Tuple[float, float]
+Domain = tuple[float, float]
 
 
-def _user_frame() -> Optional[Tuple[str, int]]:
+def _user_frame() -> tuple[str, int] | None:
     """(file, line) of the first caller outside tinygraph: where the user built a node."""
     frame = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
@@ -33,7 +34,7 @@ def _user_frame() -> Optional[Tuple[str, int]]:
     return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
 
 
-def _where(trace: Optional[Tuple[str, int]]) -> str:
+def _where(trace: tuple[str, int] | None) -> str:
     return f"{trace[0]}:{trace[1]}" if trace else "<unknown>"
 
 
@@ -60,11 +61,11 @@ class Node:
 
     def __init__(
         self,
-        op: Optional["Op"],
-        inputs: Tuple["Node", ...],
+        op: Op | None,
+        inputs: tuple[Node, ...],
         shape: StaticShape,
         dtype: Any,
-        name: Optional[str] = None,
+        name: str | None = None,
     ):
         self.op = op
         self.inputs = inputs
@@ -77,7 +78,7 @@ class Node:
         return self.op.name if self.op is not None else type(self).__name__.lower()
 
     @property
-    def ndim(self) -> Optional[int]:
+    def ndim(self) -> int | None:
         return None if self.shape is None else len(self.shape)
 
     @property
@@ -110,7 +111,7 @@ class Node:
     def __pow__(self, exponent): return ops.power(self, exponent)
 
     @property
-    def T(self) -> "Node":
+    def T(self) -> Node:
         """The transpose (all axes reversed), as in numpy."""
         return ops.transpose(self)
 
@@ -126,7 +127,7 @@ class Constant(Node):
 
     __slots__ = ("value",)
 
-    def __init__(self, value: np.ndarray, name: Optional[str] = None):
+    def __init__(self, value: np.ndarray, name: str | None = None):
         self.value = value
         super().__init__(None, (), value.shape, value.dtype, name)
 
@@ -136,7 +137,7 @@ class Parameter(Node):
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: np.ndarray, name: Optional[str] = None):
+    def __init__(self, value: np.ndarray, name: str | None = None):
         self._value = value
         super().__init__(None, (), value.shape, value.dtype, name)
 
@@ -155,7 +156,7 @@ class Parameter(Node):
         self._value = new
 
 
-def placeholder(shape: Sequence[Optional[int]], name: Optional[str] = None, dtype: Any = np.float64) -> Placeholder:
+def placeholder(shape: Sequence[int | None], name: str | None = None, dtype: Any = np.float64) -> Placeholder:
     """An input fed when the graph runs. ``None`` in ``shape`` means any size (e.g. the batch)."""
     try:
         static = tuple(None if d is None else int(d) for d in shape)
@@ -169,7 +170,7 @@ def placeholder(shape: Sequence[Optional[int]], name: Optional[str] = None, dtyp
     return Placeholder(None, (), static, dtype, name)
 
 
-def parameter(value: Any, name: Optional[str] = None) -> Parameter:
+def parameter(value: Any, name: str | None = None) -> Parameter:
     """Trainable state, float64 unless ``value`` already has another float dtype.
 
     The array is copied, so later changes to ``value`` do not leak in.
@@ -178,7 +179,7 @@ def parameter(value: Any, name: Optional[str] = None) -> Parameter:
     return Parameter(array.astype(_float_dtype(array.dtype), copy=False), name)
 
 
-def constant(value: Any, name: Optional[str] = None, dtype: Any = None) -> Constant:
+def constant(value: Any, name: str | None = None, dtype: Any = None) -> Constant:
     """A fixed array. Floats keep their dtype unless ``dtype`` is given; others become float64."""
     array = np.array(value)
     return Constant(array.astype(np.dtype(dtype) if dtype is not None else _float_dtype(array.dtype), copy=False), name)
@@ -219,12 +220,12 @@ class Op:
     """
 
     name: ClassVar[str] = "op"
-    arity: ClassVar[Optional[int]] = None
-    domain: ClassVar[Optional[Any]] = None
-    kinks: ClassVar[Tuple[float, ...]] = ()
-    signature: ClassVar[Optional[str]] = None
+    arity: ClassVar[int | None] = None
+    domain: ClassVar[Any | None] = None
+    kinks: ClassVar[tuple[float, ...]] = ()
+    signature: ClassVar[str | None] = None
     pure: ClassVar[bool] = True
-    needs_input_grad: Tuple[bool, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -235,7 +236,9 @@ class Op:
     def forward(self, *inputs: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"op {self.name!r} defines no forward")
 
-    def backward(self, grad_output: np.ndarray, *inputs: np.ndarray, output: np.ndarray) -> Tuple[Optional[np.ndarray], ...]:
+    def backward(
+        self, grad_output: np.ndarray, *inputs: np.ndarray, output: np.ndarray
+    ) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError(f"op {self.name!r} defines no backward")
 
     def infer_shape(self, *shapes: StaticShape) -> StaticShape:
@@ -253,12 +256,12 @@ class Op:
         return {}
 
     @classmethod
-    def examples(cls) -> Sequence["Op"]:
+    def examples(cls) -> Sequence[Op]:
         """Instances the property tests check: ``cls()`` unless the op needs arguments."""
         return (cls(),)
 
     # --- building nodes -----------------------------------------------------
-    def __call__(self, *inputs: Any, name: Optional[str] = None) -> Node:
+    def __call__(self, *inputs: Any, name: str | None = None) -> Node:
         if self.arity is not None and len(inputs) != self.arity:
             raise TypeError(
                 f"op {self.name!r} takes {self.arity} input(s), got {len(inputs)} (at {_where(_user_frame())})"
@@ -299,7 +302,7 @@ def topological_order(outputs: Iterable[Node]) -> list:
     return order
 
 
-def as_nodes(values: Iterable[Any]) -> Tuple[Node, ...]:
+def as_nodes(values: Iterable[Any]) -> tuple[Node, ...]:
     """Nodes stay; numbers and arrays become constants in the dtype of the other inputs.
 
     So ``2 * x`` with a float32 ``x`` stays float32, as numpy's scalar rules do.

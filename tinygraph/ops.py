@@ -11,17 +11,18 @@ iterate that registry, so a new op is gradient-checked the moment it is added.
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Type
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .node import Node, Op, as_nodes
 from .shapes import StaticShape, broadcast_static, format_shape, normalize_axis
 
-OPS: Dict[str, Type[Op]] = {}
+OPS: dict[str, type[Op]] = {}
 
 
-def register(cls: Type[Op]) -> Type[Op]:
+def register(cls: type[Op]) -> type[Op]:
     """Add an op class to ``OPS`` under its ``name``."""
     if cls.name in OPS and OPS[cls.name] is not cls:
         raise ValueError(f"an op named {cls.name!r} is already registered ({OPS[cls.name].__qualname__})")
@@ -37,7 +38,7 @@ class Constants(NamedTuple):
     one: np.ndarray
 
 
-_CONSTANTS: Dict[Any, Constants] = {}
+_CONSTANTS: dict[Any, Constants] = {}
 
 
 def constants(x: Any) -> Constants:
@@ -307,7 +308,7 @@ class Reduction(Op):
     arity = 1
     domain = (-2.0, 2.0)
 
-    def __init__(self, axis: Optional[int | Sequence[int]] = None, keepdims: bool = False):
+    def __init__(self, axis: int | Sequence[int] | None = None, keepdims: bool = False):
         self.axis = axis if axis is None or isinstance(axis, int) else tuple(axis)
         self.keepdims = bool(keepdims)
 
@@ -371,7 +372,7 @@ class Transpose(Op):
     arity = 1
     domain = (-2.0, 2.0)
 
-    def __init__(self, axes: Optional[Sequence[int]] = None):
+    def __init__(self, axes: Sequence[int] | None = None):
         self.axes = None if axes is None else tuple(int(a) for a in axes)
 
     @classmethod
@@ -552,17 +553,17 @@ def power(x: Any, exponent: float) -> Node:
     return Power(exponent)(x)
 
 
-def sum(x: Any, axis: Optional[int | Sequence[int]] = None, keepdims: bool = False) -> Node:  # noqa: A001
+def sum(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Node:  # noqa: A001
     """Sum over ``axis`` (all axes when ``None``)."""
     return Sum(axis, keepdims)(x)
 
 
-def mean(x: Any, axis: Optional[int | Sequence[int]] = None, keepdims: bool = False) -> Node:
+def mean(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Node:
     """Mean over ``axis`` (all axes when ``None``)."""
     return Mean(axis, keepdims)(x)
 
 
-def transpose(x: Any, axes: Optional[Sequence[int]] = None) -> Node:
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Node:
     """Permute the axes; reverse them when ``axes`` is ``None``."""
     return Transpose(axes)(x)
 

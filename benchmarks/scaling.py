@@ -15,6 +15,8 @@ import numpy as np
 
 import tinygraph as tg
 
+from .timing import time_once
+
 
 @dataclass
 class ScalingRow:
@@ -34,26 +36,17 @@ def chain(n: int) -> tuple[tg.Node, tg.Parameter]:
     return tg.sum(y), x
 
 
-def _best(function, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def measure_one(n: int) -> ScalingRow:
     """Best of a few runs (one run for the largest graphs: they are slow enough to be steady)."""
     repeat = 3 if n >= 50_000 else 20 if n >= 1000 else 200
     start = time.perf_counter()
     output, x = chain(n)
     make_s = time.perf_counter() - start
-    graph_s = _best(lambda: tg.Graph(output), max(1, repeat // 2))
+    graph_s = time_once(lambda: tg.Graph(output), max(1, repeat // 2))
     graph = tg.Graph(output)
     assert len(graph.nodes) == n, (len(graph.nodes), n)
-    forward_s = _best(lambda: graph.forward({}), repeat)
-    backward_s = _best(lambda: graph.backward((x,)), repeat)
+    forward_s = time_once(lambda: graph.forward({}), repeat)
+    backward_s = time_once(lambda: graph.backward((x,)), repeat)
     return ScalingRow(n, make_s, graph_s, forward_s, backward_s)
 
 

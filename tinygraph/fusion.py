@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from .node import Constant, Node, Op
+from .node import Node, Op
 from .ops import MatMul, constants, register
-from .rewrite import register_rewrite
+from .rewrite import is_constant, register_rewrite
 from .shapes import StaticShape, broadcast_static
 
 
@@ -172,10 +172,7 @@ def _is_one_minus(node: Node, y: Node) -> bool:
     if node.kind != "sub" or node.inputs[1] is not y:
         return False
     one = node.inputs[0]
-    return (
-        isinstance(one, Constant) and one.value.size == 1 and bool(one.value.reshape(()) == 1)
-        and y.shape is not None and one.value.ndim <= len(y.shape)
-    )
+    return is_constant(one, 1.0) and one.value.size == 1 and y.shape is not None and one.value.ndim <= len(y.shape)
 
 
 @register_rewrite("fuse_sigmoid_cross_entropy")

@@ -27,6 +27,7 @@ import numpy as np
 from .errors import FeedError
 from .files import atomic_write
 from .graph import Graph
+from .inspection import text_table
 from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .shapes import format_shape, unbroadcast
 
@@ -169,18 +170,20 @@ class GradcheckReport:
             f"  {self.forward_runs} forward runs, {self.backward_runs} backward, {self.seconds:.3g} s",
             "",
         ]
-        lines += _table(
-            ["node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|"],
-            [[n.name, format_shape(n.shape), f"{n.checked} {n.unit[:-1] if n.checked == 1 else n.unit}", n.failed,
+        lines += text_table(
+            [["node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|"]]
+            + [[n.name, format_shape(n.shape), f"{n.checked} {n.unit[:-1] if n.checked == 1 else n.unit}", n.failed,
               n.kinks,
               f"{n.relative_error:.2e}", f"{n.max_abs_error:.2e}"] for n in self.nodes],
+            indent="  ",
         )
         if self.worst:
             lines += ["", "worst elements" if self.ok else "worst elements (x: outside tolerance)"]
-            lines += _table(
-                ["node", "index", "analytic", "numeric", "|a-n|", "rel. error", ""],
-                [[e.node, _format_index(e.index), f"{e.analytic: .6e}", f"{e.numeric: .6e}", f"{e.abs_error:.2e}",
+            lines += text_table(
+                [["node", "index", "analytic", "numeric", "|a-n|", "rel. error", ""]]
+                + [[e.node, _format_index(e.index), f"{e.analytic: .6e}", f"{e.numeric: .6e}", f"{e.abs_error:.2e}",
                   f"{e.relative_error:.2e}", "" if e.ok else "x"] for e in self.worst],
+                indent="  ",
             )
         if self.kinks:
             lines += ["", f"kinks: {len(self.kinks)} perturbation(s) crossed a point where an op is not "
@@ -194,12 +197,6 @@ class GradcheckReport:
 
 def _format_index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 
 # --- a float64 copy of the graph ---------------------------------------------------

@@ -26,9 +26,11 @@ def _op(node: Node) -> str:
     return repr(node.op) if node.op is not None else node.kind
 
 
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+def text_table(rows: Sequence[Sequence[object]], indent: str = "") -> list[str]:
+    """Rows (the first one the header) as left-aligned text columns, two spaces apart."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[k]) for row in cells) for k in range(len(cells[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 
 def summary(graph: Graph) -> str:
@@ -46,7 +48,7 @@ def summary(graph: Graph) -> str:
         f"Graph of {', '.join(o.name for o in graph.outputs)}: {len(graph.nodes)} nodes ({ops} ops), "
         f"{len(graph.parameters)} parameter{'' if len(graph.parameters) == 1 else 's'} holding {trainable:,} values"
     ]
-    lines += _table(rows)
+    lines += text_table(rows)
     applied = Counter(name for name, _, _ in graph.rewrites_applied)
     if applied:
         done = ", ".join(f"{name} ×{count}" for name, count in applied.items())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -283,19 +283,21 @@ class Op:
         return f"{self.name}[{params}]" if params else self.name
 
 
-def topological_order(outputs: Iterable[Node]) -> list:
+def topological_order(outputs: Iterable[Node], known: Container[Node] = ()) -> list[Node]:
     """Every node the outputs depend on, each after all of its inputs.
 
+    Nodes in ``known`` are left out, and so is whatever is reached only through
+    them (a rewrite uses this to visit just the nodes it has not seen yet).
     Iterative (an explicit stack, no recursion), so a chain of 100,000 nodes is fine.
     """
-    order: list = []
-    visited: set = set()
+    order: list[Node] = []
+    visited: set[Node] = set()
     stack = [(node, False) for node in reversed(tuple(outputs))]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
             order.append(node)
-        elif node not in visited:
+        elif node not in visited and node not in known:
             visited.add(node)
             stack.append((node, True))
             stack.extend((i, False) for i in reversed(node.inputs) if i not in visited)

@@ -302,6 +302,11 @@ class Power(Elementwise):
 
 # --- reductions and shape ops --------------------------------------------------
 
+def _axes_signature(ndim: int) -> str:
+    """The test signature of a one-input op whose input core has ``ndim`` axes of any size."""
+    return "(" + ",".join(f"n{i}" for i in range(ndim)) + ")->()"
+
+
 class Reduction(Op):
     """Base of sum and mean over ``axis`` (``None``: all axes)."""
 
@@ -323,7 +328,7 @@ class Reduction(Op):
             return None
         axes = (self.axis,) if isinstance(self.axis, int) else self.axis
         ndim = max(len(axes), *(a + 1 if a >= 0 else -a for a in axes))  # (0, -1) needs two axes
-        return "(" + ",".join(f"n{i}" for i in range(ndim)) + ")->()"
+        return _axes_signature(ndim)
 
     def params(self) -> dict:
         return {"axis": self.axis, "keepdims": self.keepdims}
@@ -382,7 +387,7 @@ class Transpose(Op):
     @property
     def signature(self):
         """For tests: exactly ``len(axes)`` axes when ``axes`` is given."""
-        return None if self.axes is None else "(" + ",".join(f"n{i}" for i in range(len(self.axes))) + ")->()"
+        return None if self.axes is None else _axes_signature(len(self.axes))
 
     def params(self) -> dict:
         return {"axes": self.axes} if self.axes is not None else {}

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import ops
 from .errors import GradientError, ShapeError
-from .node import Constant, Node, Op, Parameter, Placeholder
+from .node import Constant, Node, Op, Parameter, Placeholder, topological_order
 from .shapes import format_shape
 
 RewritePass = Callable[[Node], Node | None]
@@ -91,22 +91,6 @@ def rewrite(outputs: Iterable[Node], disable: Iterable[str] = ()) -> Rewritten:
     return Rewritten(tuple(outputs), passes)
 
 
-def _unseen(root: Node, seen: dict[Node, Node]) -> list[Node]:
-    """The nodes under ``root`` not in ``seen``, each after its inputs (iterative: deep graphs are fine)."""
-    order: list[Node] = []
-    visited: set[Node] = set()
-    stack = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-        elif node not in visited and node not in seen:
-            visited.add(node)
-            stack.append((node, True))
-            stack.extend((i, False) for i in reversed(node.inputs))
-    return order
-
-
 def _same_signature(a: Node, b: Node) -> bool:
     """Same dtype, and static shapes that agree wherever both are known."""
     if a.dtype != b.dtype:
@@ -140,7 +124,7 @@ class Rewritten:
     # --- rewriting --------------------------------------------------------------
     def _settle(self, root: Node, depth: int) -> Node:
         """Rewrite every node under ``root`` not seen yet, inputs first; return what computes ``root``."""
-        for node in _unseen(root, self.replacement):
+        for node in topological_order((root,), self.replacement):
             if node not in self.replacement:  # a pass may have settled it meanwhile
                 self.replacement[node] = self._rewrite(node, depth)
         return self.replacement[root]
@@ -173,7 +157,7 @@ class Rewritten:
                 )
             self.applied.append((name, current, new))
             self._replaced.setdefault(node, (name, start))
-            for fresh in _unseen(new, self.replacement):
+            for fresh in topological_order((new,), self.replacement):
                 if not isinstance(fresh, (Placeholder, Parameter)):
                     fresh.trace = node.trace  # errors in the new nodes point at the user's line
             return self._settle(new, depth + 1)
@@ -272,7 +256,8 @@ class Rewritten:
 
 # --- the passes that ship -------------------------------------------------------
 
-def _is_constant(node: Node, value: float) -> bool:
+def is_constant(node: Node, value: float) -> bool:
+    """Is ``node`` a constant whose every element equals ``value``?"""
     return isinstance(node, Constant) and node.value.size > 0 and bool(np.all(node.value == value))
 
 
@@ -288,7 +273,7 @@ def stable_log_sigmoid(node: Node) -> Node | None:
     (inner,) = node.inputs
     if inner.kind == "sigmoid":
         replaced = ops.neg(ops.softplus(ops.neg(inner.inputs[0])))
-    elif inner.kind == "sub" and _is_constant(inner.inputs[0], 1.0) and inner.inputs[1].kind == "sigmoid":
+    elif inner.kind == "sub" and is_constant(inner.inputs[0], 1.0) and inner.inputs[1].kind == "sigmoid":
         replaced = ops.neg(ops.softplus(inner.inputs[1].inputs[0]))
     else:
         return None
@@ -358,7 +343,7 @@ class MergeDuplicates:
 
     def _identity(self, node: Node) -> Any:
         if isinstance(node, Constant) and node.value.size <= self.MAX_CONSTANT_SIZE:
-            return ("constant", node.value.dtype.str, node.value.shape, node.value.tobytes())
+            return _freeze(node.value)
         return node
 
     def __call__(self, node: Node) -> Node | None:

@@ -80,7 +80,7 @@ def load_split(path: PathLike, split: str) -> tuple[np.ndarray, np.ndarray, np.n
     if classes.ndim != 1 or classes.dtype.kind not in "SU" or len(classes) != 2:
         raise bad("list_classes", f"expected two class names, found {classes.dtype} {classes.shape}")
     if not np.all((y == 0) | (y == 1)):
-        raise bad(y_key, f"labels must be 0 ({_name(classes[0])}) or 1 ({_name(classes[1])}), "
+        raise bad(y_key, f"labels must be 0 ({class_name(classes[0])}) or 1 ({class_name(classes[1])}), "
                          f"found {sorted(set(np.unique(y).tolist()) - {0, 1})[:5]}")
     return x, y.astype(np.int64, copy=False), classes
 
@@ -95,7 +95,8 @@ def _read(f, path: Path, key: str) -> np.ndarray:
     return f[key][()]
 
 
-def _name(label) -> str:
+def class_name(label: bytes | str) -> str:
+    """A class name as text: the course stores them as bytes (``b'cat'``)."""
     return label.decode() if isinstance(label, bytes) else str(label)
 
 

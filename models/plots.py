@@ -17,6 +17,8 @@ import numpy as np
 
 from tinygraph.files import atomic_write
 
+from .datasets import class_name
+
 __all__ = ["compare_learning_rates", "learning_curve", "misclassified", "picture_grid", "require_matplotlib"]
 
 PathLike = str | os.PathLike
@@ -105,7 +107,7 @@ def misclassified(
     labels = np.asarray(labels).reshape(-1).astype(int)
     predictions = np.asarray(predictions).reshape(-1).astype(int)
     wrong = np.flatnonzero(labels != predictions)[:limit]
-    names = [c.decode() if isinstance(c, bytes) else str(c) for c in classes]
+    names = [class_name(c) for c in classes]
     titles = [f"#{i}: y = {names[labels[i]]}\npredicted {names[predictions[i]]}" for i in wrong]
     count = int(np.sum(labels != predictions))
     shown = f" (first {len(wrong)})" if count > len(wrong) else ""

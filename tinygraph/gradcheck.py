@@ -772,13 +772,11 @@ class StepStudy:
 
     def plot(self, path: str | os.PathLike) -> str:
         """Save the curve as an image (needs matplotlib); written atomically. Returns the path."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # the object API: no pyplot state, no backend switched for the user
 
         path = os.fspath(path)
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure = Figure(figsize=(6, 4))
+        axes = figure.add_subplot()
         axes.loglog(self.steps, np.maximum(self.errors, 1e-18), "o-")
         axes.axvline(self.best_step, color="grey", linestyle=":")
         axes.set_xlabel("step h")
@@ -788,11 +786,8 @@ class StepStudy:
         axes.text(0.03, 0.95, "truncation ~ h^2", transform=axes.transAxes, va="top")
         axes.text(0.97, 0.95, "round-off ~ eps/h", transform=axes.transAxes, va="top", ha="right")
         figure.tight_layout()
-        try:
-            with atomic_write(path) as temporary:
-                figure.savefig(temporary)
-        finally:
-            plt.close(figure)
+        with atomic_write(path) as temporary:
+            figure.savefig(temporary)
         return path
 
 

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         saved = checkpoint.load_checkpoint(args.checkpoint)
     except (OSError, checkpoint.CheckpointError) as error:
         return _error(str(error))
-    names = [c.decode() if isinstance(c, bytes) else str(c) for c in saved.classes]
+    names = [datasets.class_name(c) for c in saved.classes]
 
     if args.image:
         try:

@@ -15,7 +15,6 @@ COMPARED_RATES = (0.01, 0.001, 0.0001)  # the course's learning-rate comparison.
 COMPARE_ITERATIONS = 1500  # ... which runs 1500 iterations each
 
 
-
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:

@@ -37,6 +37,7 @@ except ImportError as error:  # pragma: no cover - the test extra is missing
 from .gradcheck import ATOL, RTOL, GradcheckReport, gradcheck
 from .graph import Graph
 from .node import Op, placeholder
+from .ops import MatMul
 from .shapes import format_shape
 
 __all__ = [
@@ -136,7 +137,7 @@ def broadcastable_shapes(count: int = 2, max_dims: int = 3, max_side: int = MAX_
 
 def matmul_shapes(max_dims: int = 2, max_side: int = MAX_SIDE) -> st.SearchStrategy[tuple]:
     """Pairs of shapes ``a @ b`` accepts: 1-D operands and broadcast batch axes included."""
-    return hnp.mutually_broadcastable_shapes(signature="(n?,k),(k,m?)->(n?,m?)", max_dims=max_dims,
+    return hnp.mutually_broadcastable_shapes(signature=MatMul.signature, max_dims=max_dims,
                                              min_side=1, max_side=max_side).map(lambda b: b.input_shapes)
 
 
@@ -184,13 +185,14 @@ def example_inputs(op: Op, seed: int = 0) -> tuple[np.ndarray, ...]:
     if op.signature is not None:
         sizes: dict[str, int] = {}
         core = op.signature.split("->")[0].replace(" ", "")
-        candidates = [[]]
+        shapes_from_signature = []
         for spec in core.strip("()").split("),("):
             shape = []
             for dim in filter(None, spec.split(",")):
                 name = dim.rstrip("?")
                 shape.append(int(name) if name.isdigit() else sizes.setdefault(name, 2 + len(sizes)))
-            candidates[0].append(tuple(shape))
+            shapes_from_signature.append(tuple(shape))
+        candidates = [shapes_from_signature]
     else:
         candidates = [[(3, 4)] + [(4,)] * (count - 1), [(3, 4)] * count]  # broadcasting first
     found = next((c for c in candidates if len(c) == count and _accepts(op, c)), None)

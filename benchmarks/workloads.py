@@ -13,7 +13,6 @@ contender computes the same training run before timing it.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -163,29 +162,11 @@ def matvec_floor(data: Data) -> Implementation:
 def logistic_graph(
     features: int, dtype: np.dtype = np.float64
 ) -> tuple[tg.Graph, dict[str, tg.Parameter], tg.Node, tg.Node]:
-    """The model's graph: ``models.logistic_regression.build_graph`` where it fits the dtype.
-
-    Returns ``(graph, {"w": w, "b": b}, X, Y)``. The model builds float64 graphs;
-    for another dtype (unless build_graph learns a ``dtype`` argument) the same
-    formula is built here, line for line.
-    """
+    """The model's own graph, ``models.logistic_regression.build_graph``: ``(graph, {"w": w, "b": b}, X, Y)``."""
     from models.logistic_regression import build_graph
 
-    if "dtype" in inspect.signature(build_graph).parameters:
-        lg = build_graph(features, dtype=dtype)
-    elif np.dtype(dtype) == np.float64:
-        lg = build_graph(features)
-    else:
-        lg = None
-    if lg is not None:
-        return lg.graph, {"w": lg.w, "b": lg.b}, lg.X, lg.Y
-    X = tg.placeholder((features, None), name="X", dtype=dtype)
-    Y = tg.placeholder((1, None), name="Y", dtype=dtype)
-    w = tg.parameter(np.zeros((features, 1), dtype), name="w")
-    b = tg.parameter(np.zeros((), dtype), name="b")
-    A = tg.sigmoid(w.T @ X + b)
-    cost = -tg.mean(Y * tg.log(A) + (1 - Y) * tg.log(1 - A))
-    return tg.Graph((cost, A)), {"w": w, "b": b}, X, Y
+    lg = build_graph(features, dtype=dtype)
+    return lg.graph, {"w": lg.w, "b": lg.b}, lg.X, lg.Y
 
 
 def two_layer_graph(features: int, hidden: int, dtype: np.dtype = np.float64):

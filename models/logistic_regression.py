@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 import tinygraph as tg
 
@@ -56,19 +57,20 @@ class LogisticGraph(NamedTuple):
     cost: tg.Node
 
 
-def build_graph(dim: int) -> LogisticGraph:
+def build_graph(dim: int, dtype: npt.DTypeLike = np.float64) -> LogisticGraph:
     """Build the logistic-regression graph for ``dim`` input features.
 
     ``X`` is a ``(dim, m)`` placeholder and ``Y`` a ``(1, m)`` one, for any ``m``;
-    ``w`` a ``(dim, 1)`` parameter and ``b`` a scalar parameter, both zero.
+    ``w`` a ``(dim, 1)`` parameter and ``b`` a scalar parameter, both zero;
+    everything in ``dtype`` (float64, as the course computes, unless told otherwise).
     """
     if int(dim) < 1:
         raise ValueError(f"build_graph needs at least one feature, got dim={dim!r}")
     dim = int(dim)
-    X = tg.placeholder((dim, None), name="X")
-    Y = tg.placeholder((1, None), name="Y")
-    w = tg.parameter(np.zeros((dim, 1)), name="w")
-    b = tg.parameter(0.0, name="b")
+    X = tg.placeholder((dim, None), name="X", dtype=dtype)
+    Y = tg.placeholder((1, None), name="Y", dtype=dtype)
+    w = tg.parameter(np.zeros((dim, 1), dtype), name="w")
+    b = tg.parameter(np.zeros((), dtype), name="b")
     A = tg.sigmoid(w.T @ X + b)
     # The course's cross-entropy as written; mean over a (1, m) row is the 1/m sum.
     cost = -tg.mean(Y * tg.log(A) + (1 - Y) * tg.log(1 - A))

@@ -27,6 +27,14 @@ BINARY_PARTIALS = {
 NUMPY_OF = {tg.add: np.add, tg.sub: np.subtract, tg.mul: np.multiply, tg.div: np.divide}
 
 
+@pytest.fixture(autouse=True, params=["compiled", "interpreted"])
+def executor(request, monkeypatch):
+    """Every test here runs twice: graphs compiled to Python, and graphs run by the interpreter loop."""
+    if request.param == "interpreted":
+        monkeypatch.setattr(tg.compiler, "MAX_OPS", 0)
+    return request.param
+
+
 def sum_to_shape(array: np.ndarray, shape: tuple) -> np.ndarray:
     """Independent of tg.shapes.unbroadcast: sum every broadcast element into its source."""
     out = np.zeros(shape)
@@ -285,6 +293,50 @@ def test_runtime_shape_mismatch_names_the_op_node():
     g = tg.Graph(tg.sum(x * y))
     with pytest.raises(tg.OpError, match=r"mul.*\(2,\).*\(3,\)"):
         g.forward({x: np.ones(2), y: np.ones(3)})
+
+
+def test_each_graph_runs_compiled_or_interpreted_as_its_size_says(executor):
+    x = tg.parameter(np.array([0.5, -0.25]), name="x")
+    g = tg.Graph(tg.sum(tg.tanh(x) * x))
+    expected = np.sum(np.tanh(x.value) * x.value)
+    assert g.forward({}) == pytest.approx(expected)
+    interpreted = g._forward_run == g._interpret_forward
+    assert interpreted == (executor == "interpreted")
+    grad = g.backward()[x]
+    np.testing.assert_allclose(grad, np.tanh(x.value) + x.value * (1 - np.tanh(x.value) ** 2))
+
+
+def test_source_shows_the_code_forward_and_backward_run():
+    x = tg.placeholder((None, 3), name="x")
+    w = tg.parameter(np.ones((3, 1)), name="w")
+    loss = tg.mean(tg.sigmoid(x @ w))
+    loss.name = "loss"
+    source = tg.Graph(loss).source()
+    assert source.startswith("def forward(values):\n")
+    assert "def backward(values, seed):" in source
+    assert "# loss = mean[" in source and "= sigmoid(matmul_" in source
+    compile(source, "<source>", "exec")  # what it shows is Python
+
+
+class FailsOnce(tg.Op):
+    """A forward that raises the first time only: the replay that locates a failure finds nothing."""
+
+    arity = 1
+    calls = 0
+
+    def forward(self, x):
+        FailsOnce.calls += 1
+        if FailsOnce.calls == 1:
+            raise ArithmeticError("flaky")
+        return x
+
+
+def test_a_failure_the_replay_cannot_reproduce_is_raised_as_it_was():
+    FailsOnce.calls = 0
+    g = tg.Graph(FailsOnce()(tg.parameter(np.ones(2))))
+    with pytest.raises(ArithmeticError, match="flaky"):
+        g.forward({})
+    np.testing.assert_array_equal(g.forward({}), np.ones(2))
 
 
 # --- custom ops ----------------------------------------------------------------

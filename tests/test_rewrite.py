@@ -455,6 +455,15 @@ def test_rewritten_graph_gives_the_same_values_and_gradients(steps, repeat, x, p
         got = rewritten.forward(feeds)
         expected_grads = original.backward(wrt=wrt)
         grads = rewritten.backward(wrt=wrt)
+        interpreted = tg.Graph(out)  # the same graph, run by the interpreter loop instead of compiled code
+        limit, tg.compiler.MAX_OPS = tg.compiler.MAX_OPS, 0
+        try:
+            np.testing.assert_array_equal(interpreted.forward(feeds), got)
+            interpreted_grads = interpreted.backward(wrt=wrt)
+        finally:
+            tg.compiler.MAX_OPS = limit
+    for node in wrt:  # the same ops in the same order: the same bits
+        np.testing.assert_array_equal(interpreted_grads[node], grads[node])
     if not np.isfinite(expected):
         return  # nothing to compare with (never happens within these domains, but the claim is "where finite")
     assert np.isfinite(got)

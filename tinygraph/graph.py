@@ -10,6 +10,7 @@ beyond that list's contents.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import anomaly, inspection
+from . import anomaly, compiler, inspection
 from .errors import FeedError, GradientError, OpError
 from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .rewrite import rewrite
@@ -98,12 +99,8 @@ class Graph:
         self._schedule = [
             (self._slot[n], n.op, tuple(self._slot[i] for i in n.inputs)) for n in self.nodes if n.op is not None
         ]
-        # What forward's loop executes: the bound method and how to read its inputs (see _reads),
-        # so a step is one call and a list read per input.
-        self._program = [(out, op.forward, *_reads(ins)) for out, op, ins in self._schedule]
         self._output_slots = tuple(self._slot[o] for o in self._run_outputs)
-        # Several outputs come back as a tuple that itemgetter builds in C.
-        self._gather = operator.itemgetter(*self._output_slots) if len(self._output_slots) > 1 else None
+        self._forward_run: Any = None  # made by the first forward: compiled, or the interpreter loop
         self._feed_entries: dict[Any, tuple | None] = {}  # placeholder or its name -> what _feed checks
         for index, p in enumerate(self.placeholders):
             axes = tuple(axis for axis, size in enumerate(p.shape) if size is not None)  # the sizes a feed must have
@@ -114,8 +111,7 @@ class Graph:
             self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
         self._all_fed = (1 << len(self.placeholders)) - 1
         self._seed: np.ndarray | None = None  # backward's default grad_output, kept while it fits
-        self._backward_plans: dict[tuple[int, tuple[int, ...]], list] = {}
-        self._backward_setups: dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, plan)
+        self._backward_setups: dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, run)
         self._has_run = False
 
     # --- looking things up ----------------------------------------------------
@@ -178,70 +174,103 @@ class Graph:
         if check_finite or check_finite is None and anomaly.enabled:
             return anomaly.forward(self, feeds)
         self._feed(feeds or {})
-        values = self._values
+        run = self._forward_run or self._prepare_forward()
+        try:
+            result = run(self._values)
+        except Exception as error:
+            failure = self._forward_failure(error)
+            if failure is None:
+                raise
+            raise failure from error
+        self._has_run = True
+        return result
+
+    def _prepare_forward(self) -> Any:
+        """Compile forward (see :mod:`tinygraph.compiler`), or for a large graph take the interpreter loop."""
+        if len(self._schedule) > compiler.MAX_OPS:
+            self._program = [(out, op.forward, *_reads(ins)) for out, op, ins in self._schedule]
+            self._forward_run = self._interpret_forward
+        else:
+            self._forward_run = compiler.compile_forward(*self._forward_arguments()).function
+        return self._forward_run
+
+    def _forward_arguments(self) -> tuple:
+        return (self.nodes, self._schedule, [slot for slot, _ in self._parameter_slots], self._output_slots,
+                self._single)
+
+    def _interpret_forward(self, values: list[Any]) -> Any:
+        """What the compiled forward does, as a loop over the schedule: the step for a large graph."""
         for slot, parameter in self._parameter_slots:
             values[slot] = parameter._value  # what .value returns, minus a property call per parameter
-        try:
-            for out, forward, a, b, c, gather in self._program:
-                if c is not None:
-                    values[out] = forward(values[a], values[b], values[c])
-                elif b is not None:
-                    values[out] = forward(values[a], values[b])
-                elif a is not None:
-                    values[out] = forward(values[a])
-                else:
-                    values[out] = forward(*gather(values))
-        except Exception as error:
-            node = self.nodes[out]
-            shapes = ", ".join(format_shape(np.shape(values[self._slot[i]])) for i in node.inputs)
-            raise OpError(
-                f"forward of {node.name} ({node.op!r}, built at {node.where()}) "
-                f"failed on inputs of shape {shapes}: {error}"
-            ) from error
-        self._has_run = True
-        if self._gather is None:
-            value = values[self._output_slots[0]]
-            return value if self._single else (value,)
-        return self._gather(values)
+        for out, forward, a, b, c, gather in self._program:
+            if c is not None:
+                values[out] = forward(values[a], values[b], values[c])
+            elif b is not None:
+                values[out] = forward(values[a], values[b])
+            elif a is not None:
+                values[out] = forward(values[a])
+            else:
+                values[out] = forward(*gather(values))
+        outputs = tuple(values[slot] for slot in self._output_slots)
+        return outputs[0] if self._single else outputs
 
-    def _backward_plan(self, output_slot: int, wrt_slots: tuple[int, ...]) -> list:
-        """The ops to run backward, in reverse: those on a path from a ``wrt`` node to the output.
+    def _forward_failure(self, error: Exception) -> OpError | None:
+        """Which op ``error`` came from, and on what inputs: found by running the ops one at a time again.
 
-        Each entry comes ready for the loop: the bound backward, how to read the
-        inputs (see :func:`_reads`), which inputs need a gradient, and
-        ``(index, slot)`` of exactly those inputs.
+        Ops are functions of their inputs, so the failing one fails again. ``None`` if none does.
         """
-        key = (output_slot, wrt_slots)
-        plan = self._backward_plans.get(key)
-        if plan is None:
-            depends = [False] * len(self.nodes)  # does this node depend on a wrt node?
-            for slot in wrt_slots:
-                depends[slot] = True
-            for out, _, ins in self._schedule:
-                depends[out] = depends[out] or any(depends[i] for i in ins)
-            reaches = [False] * len(self.nodes)  # does the output depend on this node?
-            reaches[output_slot] = True
-            plan = []
-            for out, op, ins in reversed(self._schedule):
-                if not (reaches[out] and depends[out]):
-                    continue
-                for i in ins:
-                    reaches[i] = True
-                needs = tuple(depends[i] for i in ins)
-                targets = tuple((k, i) for k, i in enumerate(ins) if depends[i])
-                plan.append((out, op, op.backward, *_reads(ins), ins, needs, targets))
-            self._backward_plans[key] = plan
+        values = self._values
+        for out, op, ins in self._schedule:
+            try:
+                values[out] = op.forward(*[values[i] for i in ins])
+            except Exception:
+                node = self.nodes[out]
+                shapes = ", ".join(format_shape(np.shape(values[i])) for i in ins)
+                return OpError(
+                    f"forward of {node.name} ({node.op!r}, built at {node.where()}) "
+                    f"failed on inputs of shape {shapes}: {error}"
+                )
+        return None
+
+    def _backward_plan(self, output_slot: int, wrt_slots: tuple[int, ...]) -> list[compiler.Step]:
+        """The ops to run backward, in reverse: those on a path from a ``wrt`` node to the output."""
+        depends = [False] * len(self.nodes)  # does this node depend on a wrt node?
+        for slot in wrt_slots:
+            depends[slot] = True
+        for out, _, ins in self._schedule:
+            depends[out] = depends[out] or any(depends[i] for i in ins)
+        reaches = [False] * len(self.nodes)  # does the output depend on this node?
+        reaches[output_slot] = True
+        plan = []
+        for out, op, ins in reversed(self._schedule):
+            if not (reaches[out] and depends[out]):
+                continue
+            for i in ins:
+                reaches[i] = True
+            needs = tuple(depends[i] for i in ins)
+            plan.append(compiler.Step(out, op, ins, needs, tuple((k, i) for k, i in enumerate(ins) if depends[i])))
         return plan
 
     def _setup_backward(self, output: NodeOrName | None, wrt: tuple[NodeOrName, ...] | None) -> tuple:
-        """``(output slot, ((result key, slot) for each wrt node), plan)`` for one way of calling backward."""
+        """``(output slot, ((result key, slot) for each wrt node), run)`` for one way of calling backward.
+
+        ``run(values, seed)`` returns the gradient of each wrt node (``None`` where none arrived):
+        compiled (see :mod:`tinygraph.compiler`), or the interpreter loop for a large plan.
+        """
         output_slot = self._slot_of(output if output is not None else self.outputs[0])
         wrt_nodes = self.parameters if wrt is None else wrt
         wrt_slots = tuple(self._slot_of(n) for n in wrt_nodes)
         keys = tuple(self.nodes[s] if isinstance(n, str) else n for n, s in zip(wrt_nodes, wrt_slots, strict=True))
         if wrt is not None and self._rewritten is not None:  # a node a rewrite went around has no gradient here
             self._rewritten.check_gradients(keys)
-        return output_slot, tuple(zip(keys, wrt_slots, strict=True)), self._backward_plan(output_slot, wrt_slots)
+        plan = self._backward_plan(output_slot, wrt_slots)
+        if len(plan) > compiler.MAX_OPS:
+            steps = [(s.out, s.op, s.op.backward, *_reads(s.ins), s.needs, s.targets) for s in plan]
+            run = functools.partial(self._interpret_backward, steps, output_slot, wrt_slots)
+        else:
+            run = compiler.compile_backward(self.nodes, plan, output_slot, wrt_slots, self._fit,
+                                            self._gradient_tuple).function
+        return output_slot, tuple(zip(keys, wrt_slots, strict=True)), run
 
     def backward(
         self,
@@ -278,7 +307,7 @@ class Graph:
             setup = self._backward_setups[output, wrt] = self._setup_backward(output, wrt)
         except TypeError:  # something unhashable in wrt: no caching, and _slot_of will say what is wrong
             setup = self._setup_backward(output, wrt)
-        output_slot, wrt_pairs, plan = setup
+        output_slot, wrt_pairs, run = setup
         values = self._values
         out_value = values[output_slot]
         if grad_output is None:
@@ -299,12 +328,30 @@ class Graph:
                     f"grad_output has shape {format_shape(seed.shape)}, the output "
                     f"{self.nodes[output_slot].name!r} has {format_shape(np.shape(out_value))}"
                 )
+        grads = run(values, seed)
 
+        # Hand each wrt node an array of its own that the caller may change in place: not a view,
+        # not read-only, not the caller's grad_output, not the array another wrt node gets.
+        result: dict[Node, np.ndarray] = {}
+        handed_out = set() if grad_output is None else {id(seed)}
+        for (node, slot), grad in zip(wrt_pairs, grads, strict=True):
+            if grad is None:
+                grad = np.zeros(np.shape(values[slot]), dtype=self.nodes[slot].dtype)
+            elif grad.base is not None or id(grad) in handed_out or not grad.flags.writeable:
+                grad = grad.copy()
+            handed_out.add(id(grad))
+            result[node] = grad
+        return result
+
+    def _interpret_backward(self, steps: list, output_slot: int, wrt_slots: tuple[int, ...],
+                            values: list[Any], seed: np.ndarray) -> tuple:
+        """What a compiled backward does, as a loop over the plan: the step for a large graph."""
         grads: list[Any] = [None] * len(values)
         grads[output_slot] = seed
-        for out, op, backward, a, b, c, gather, ins, needs, targets in plan:
+        ndarray = np.ndarray
+        for out, op, backward, a, b, c, gather, needs, targets in steps:
             grad = grads[out]
-            if grad is None:
+            if grad is None:  # every consumer's backward returned None for it: a zero gradient
                 continue
             op.needs_input_grad = needs
             if c is not None:
@@ -315,52 +362,52 @@ class Graph:
                 input_grads = backward(grad, values[a], output=values[out])
             else:
                 input_grads = backward(grad, *gather(values), output=values[out])
-            if type(input_grads) is not tuple and not isinstance(input_grads, (tuple, list)):
-                raise GradientError(
-                    f"backward of {op.name} ({self.nodes[out].name}) returned {type(input_grads).__name__}; "
-                    f"it must return a tuple with one gradient (or None) per input"
-                )
-            if len(input_grads) != len(ins):
-                raise GradientError(
-                    f"backward of {op.name} ({self.nodes[out].name}) returned {len(input_grads)} gradients "
-                    f"for {len(ins)} inputs"
-                )
+            if type(input_grads) is not tuple or len(input_grads) != len(needs):
+                input_grads = self._gradient_tuple(input_grads, out, len(needs))
             for k, slot in targets:
                 input_grad = input_grads[k]
                 if input_grad is None:
                     continue
-                try:
-                    fits = input_grad.shape == values[slot].shape
-                except AttributeError:  # a plain Python number, from an op of the user's
-                    fits = np.shape(input_grad) == np.shape(values[slot])
-                if not fits:
-                    input_grad = self._reduce(input_grad, np.shape(values[slot]), op, out, slot)
+                if type(input_grad) is not ndarray or input_grad.shape != values[slot].shape:
+                    input_grad = self._fit(input_grad, values[slot], out, slot)
                 previous = grads[slot]
                 grads[slot] = input_grad if previous is None else previous + input_grad  # never +=: may be shared
+        return tuple(grads[slot] for slot in wrt_slots)
 
-        result: dict[Node, np.ndarray] = {}
-        handed_out = set() if grad_output is None else {id(seed)}  # the caller's own grad_output included
-        for node, slot in wrt_pairs:
-            grad = grads[slot]
-            if grad is None:
-                grad = np.zeros(np.shape(values[slot]), dtype=self.nodes[slot].dtype)
-            elif (type(grad) is not np.ndarray or grad.base is not None or id(grad) in handed_out
-                  or not grad.flags.writeable):
-                grad = np.array(grad)  # views, numpy scalars, one array reaching two wrt nodes: give each its own
-            handed_out.add(id(grad))
-            result[node] = grad
-        return result
+    def _gradient_tuple(self, input_grads: Any, out: int, count: int) -> tuple:
+        """An op's backward result as a tuple of ``count`` gradients, or say what the op got wrong."""
+        op = self.nodes[out].op
+        if not isinstance(input_grads, (tuple, list)):
+            raise GradientError(
+                f"backward of {op.name} ({self.nodes[out].name}) returned {type(input_grads).__name__}; "
+                f"it must return a tuple with one gradient (or None) per input"
+            )
+        if len(input_grads) != count:
+            raise GradientError(
+                f"backward of {op.name} ({self.nodes[out].name}) returned {len(input_grads)} gradients "
+                f"for {count} inputs"
+            )
+        return tuple(input_grads)
 
-    def _reduce(self, grad: Any, shape: tuple[int, ...], op: Any, out: int, slot: int) -> np.ndarray:
-        """Reduce a broadcast gradient to its input's shape, or say which op got it wrong."""
+    def _fit(self, grad: Any, value: Any, out: int, slot: int) -> np.ndarray:
+        """``grad`` as an array of its input's shape: numbers made arrays, broadcast gradients reduced.
+
+        What the backward loop calls for any gradient that is not already an ndarray of the
+        input's shape; raises GradientError naming the op when the shapes cannot match.
+        """
+        op = self.nodes[out].op
+        grad = np.asarray(grad)
+        shape = np.shape(value)
+        if grad.shape == shape:
+            return grad
         if shape == ():  # a scalar input (a bias): any gradient sums to it, no shape bookkeeping needed
-            return np.add.reduce(grad, axis=None)
+            return np.asarray(np.add.reduce(grad, axis=None))
         try:
-            return unbroadcast(np.asarray(grad), shape)
+            return unbroadcast(grad, shape)
         except ValueError:
             raise GradientError(
                 f"backward of {op.name} ({self.nodes[out].name}) returned a gradient of shape "
-                f"{format_shape(np.shape(grad))} for input {self.nodes[slot].name!r} of shape {format_shape(shape)}"
+                f"{format_shape(grad.shape)} for input {self.nodes[slot].name!r} of shape {format_shape(shape)}"
             ) from None
 
     def __repr__(self) -> str:
@@ -368,6 +415,19 @@ class Graph:
         return f"<Graph of {names}: {len(self.nodes)} nodes, {len(self.parameters)} parameters>"
 
     # --- seeing it (tinygraph.inspection) ---------------------------------------
+    def source(self, wrt: Iterable[NodeOrName] | None = None, *, output: NodeOrName | None = None) -> str:
+        """The Python that ``forward`` and ``backward(wrt, output=output)`` run (see :mod:`tinygraph.compiler`).
+
+        A graph of more than ``tinygraph.compiler.MAX_OPS`` ops runs the same steps in a loop instead.
+        """
+        output_slot = self._slot_of(output if output is not None else self.outputs[0])
+        wrt_slots = tuple(self._slot_of(n) for n in (self.parameters if wrt is None else tuple(wrt)))
+        plan = self._backward_plan(output_slot, wrt_slots)
+        forward, _ = compiler.forward_source(*self._forward_arguments())
+        backward, _ = compiler.backward_source(self.nodes, plan, output_slot, wrt_slots, self._fit,
+                                               self._gradient_tuple)
+        return "\n".join(forward + [""] + backward) + "\n"
+
     def summary(self) -> str:
         """A table of the nodes in run order: op, shape, dtype, parameter counts; then the rewrites applied."""
         return inspection.summary(self)

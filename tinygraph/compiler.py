@@ -117,16 +117,20 @@ def backward_source(
     nodes: Sequence[Node],
     steps: Sequence[Step],
     output_slot: int,
-    wrt_slots: Sequence[int],
+    wrt_pairs: Sequence[tuple[Any, int]],
     fit: Callable,
     as_gradients: Callable,
+    hand_out: Callable,
 ) -> tuple[list[str], dict[str, Any]]:
     """The lines of ``backward(values, seed)`` for one plan, and the names they use.
 
-    It returns the gradient of each ``wrt`` slot, in order (``None`` where nothing
-    reached it); the graph then hands them out.
+    ``wrt_pairs`` holds ``(key, slot)`` of each node to differentiate with respect to.
+    The function returns ``{key: gradient}`` when every gradient is an array of its own
+    (the usual case, checked inline); otherwise ``hand_out(gradients, seed)`` sorts them out.
     """
-    namespace: dict[str, Any] = {"ndarray": np.ndarray, "fit": fit, "as_gradients": as_gradients}
+    namespace: dict[str, Any] = {"ndarray": np.ndarray, "fit": fit, "as_gradients": as_gradients,
+                                 "hand_out": hand_out}
+    wrt_slots = [slot for _, slot in wrt_pairs]
     used = sorted({step.out for step in steps} | {i for step in steps for i in step.ins})
     receiving = sorted({slot for step in steps for _, slot in step.targets} | set(wrt_slots))
     lines = ["def backward(values, seed):"]
@@ -158,7 +162,17 @@ def backward_source(
                 f"{pad}    g{slot} = {accumulate}",
             ]
             reached.add(slot)
-    lines.append(f"    return ({''.join(f'g{slot}, ' for slot in wrt_slots)})")
+    grads = [f"g{slot}" for slot in wrt_slots]
+    ids = ", ".join(["id(seed)"] + [f"id({g})" for g in grads])
+    lines.append("    # each gradient an array of its own: not missing, not a view, not read-only, not shared")
+    lines.append("    if (")
+    lines += [f"        {g} is None or {g}.base is not None or not {g}.flags.writeable or" for g in grads]
+    lines.append(f"        len({{{ids}}}) != {len(grads) + 1}")
+    lines.append("    ):")
+    lines.append(f"        return hand_out(({''.join(f'{g}, ' for g in grads)}), seed)")
+    for index, (key, _) in enumerate(wrt_pairs):
+        namespace[f"k{index}"] = key
+    lines.append(f"    return {{{', '.join(f'k{i}: {g}' for i, g in enumerate(grads))}}}")
     return lines, namespace
 
 

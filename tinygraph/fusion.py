@@ -67,14 +67,11 @@ class SigmoidCrossEntropy(Op):
             grad_z = np.tanh(z * half)
             grad_z *= half
             grad_z += half
-            if grad_z.shape == shape:
-                grad_z -= y
-            else:  # y is larger than z: the difference takes the broadcast shape
-                grad_z = grad_z - y
+            grad_z = grad_z - y  # not -=: y may be the larger of the two
             grad_z *= scale
         if need_y:
             grad_y = z * -scale
-            if grad_y.shape != shape:  # z smaller than y: spread it over y's shape (a view)
+            if grad_y.shape != shape:  # z smaller than y: spread it over the broadcast shape (a view)
                 grad_y = np.broadcast_to(grad_y, shape)
         return grad_z, grad_y
 

@@ -111,7 +111,7 @@ class Graph:
             self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
         self._all_fed = (1 << len(self.placeholders)) - 1
         self._seed: np.ndarray | None = None  # backward's default grad_output, kept while it fits
-        self._backward_setups: dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, wrt pairs, run)
+        self._backward_setups: dict[Any, tuple] = {}  # (output, wrt) as passed -> (output slot, run)
         self._has_run = False
 
     # --- looking things up ----------------------------------------------------
@@ -252,10 +252,10 @@ class Graph:
         return plan
 
     def _setup_backward(self, output: NodeOrName | None, wrt: tuple[NodeOrName, ...] | None) -> tuple:
-        """``(output slot, ((result key, slot) for each wrt node), run)`` for one way of calling backward.
+        """``(output slot, run)`` for one way of calling backward.
 
-        ``run(values, seed)`` returns the gradient of each wrt node (``None`` where none arrived):
-        compiled (see :mod:`tinygraph.compiler`), or the interpreter loop for a large plan.
+        ``run(values, seed)`` returns backward's result, ``{wrt node: gradient}``: compiled
+        (see :mod:`tinygraph.compiler`), or the interpreter loop for a large plan.
         """
         output_slot = self._slot_of(output if output is not None else self.outputs[0])
         wrt_nodes = self.parameters if wrt is None else wrt
@@ -264,13 +264,15 @@ class Graph:
         if wrt is not None and self._rewritten is not None:  # a node a rewrite went around has no gradient here
             self._rewritten.check_gradients(keys)
         plan = self._backward_plan(output_slot, wrt_slots)
+        wrt_pairs = tuple(zip(keys, wrt_slots, strict=True))
+        hand_out = functools.partial(self._hand_out, wrt_pairs)
         if len(plan) > compiler.MAX_OPS:
             steps = [(s.out, s.op, s.op.backward, *_reads(s.ins), s.needs, s.targets) for s in plan]
-            run = functools.partial(self._interpret_backward, steps, output_slot, wrt_slots)
+            run = functools.partial(self._interpret_backward, steps, output_slot, wrt_slots, hand_out)
         else:
-            run = compiler.compile_backward(self.nodes, plan, output_slot, wrt_slots, self._fit,
-                                            self._gradient_tuple).function
-        return output_slot, tuple(zip(keys, wrt_slots, strict=True)), run
+            run = compiler.compile_backward(self.nodes, plan, output_slot, wrt_pairs, self._fit,
+                                            self._gradient_tuple, hand_out).function
+        return output_slot, run
 
     def backward(
         self,
@@ -307,7 +309,7 @@ class Graph:
             setup = self._backward_setups[output, wrt] = self._setup_backward(output, wrt)
         except TypeError:  # something unhashable in wrt: no caching, and _slot_of will say what is wrong
             setup = self._setup_backward(output, wrt)
-        output_slot, wrt_pairs, run = setup
+        output_slot, run = setup
         values = self._values
         out_value = values[output_slot]
         if grad_output is None:
@@ -328,23 +330,25 @@ class Graph:
                     f"grad_output has shape {format_shape(seed.shape)}, the output "
                     f"{self.nodes[output_slot].name!r} has {format_shape(np.shape(out_value))}"
                 )
-        grads = run(values, seed)
+        return run(values, seed)
 
-        # Hand each wrt node an array of its own that the caller may change in place: not a view,
-        # not read-only, not the caller's grad_output, not the array another wrt node gets.
+    def _hand_out(self, wrt_pairs: tuple, grads: tuple, seed: np.ndarray) -> dict[Node, np.ndarray]:
+        """``{wrt node: gradient}``, each an array of its own that the caller may change in place:
+        zeros where no gradient arrived, and a copy of a view, a read-only array, the seed, or
+        an array another wrt node already got."""
         result: dict[Node, np.ndarray] = {}
-        handed_out = set() if grad_output is None else {id(seed)}
+        handed_out = {id(seed)}
         for (node, slot), grad in zip(wrt_pairs, grads, strict=True):
             if grad is None:
-                grad = np.zeros(np.shape(values[slot]), dtype=self.nodes[slot].dtype)
+                grad = np.zeros(np.shape(self._values[slot]), dtype=self.nodes[slot].dtype)
             elif grad.base is not None or id(grad) in handed_out or not grad.flags.writeable:
                 grad = grad.copy()
             handed_out.add(id(grad))
             result[node] = grad
         return result
 
-    def _interpret_backward(self, steps: list, output_slot: int, wrt_slots: tuple[int, ...],
-                            values: list[Any], seed: np.ndarray) -> tuple:
+    def _interpret_backward(self, steps: list, output_slot: int, wrt_slots: tuple[int, ...], hand_out: Any,
+                            values: list[Any], seed: np.ndarray) -> dict[Node, np.ndarray]:
         """What a compiled backward does, as a loop over the plan: the step for a large graph."""
         grads: list[Any] = [None] * len(values)
         grads[output_slot] = seed
@@ -372,7 +376,7 @@ class Graph:
                     input_grad = self._fit(input_grad, values[slot], out, slot)
                 previous = grads[slot]
                 grads[slot] = input_grad if previous is None else previous + input_grad  # never +=: may be shared
-        return tuple(grads[slot] for slot in wrt_slots)
+        return hand_out(tuple(grads[slot] for slot in wrt_slots), seed)
 
     def _gradient_tuple(self, input_grads: Any, out: int, count: int) -> tuple:
         """An op's backward result as a tuple of ``count`` gradients, or say what the op got wrong."""
@@ -395,18 +399,20 @@ class Graph:
         What the backward loop calls for any gradient that is not already an ndarray of the
         input's shape; raises GradientError naming the op when the shapes cannot match.
         """
-        op = self.nodes[out].op
-        grad = np.asarray(grad)
-        shape = np.shape(value)
-        if grad.shape == shape:
-            return grad
+        try:
+            shape = value.shape
+        except AttributeError:  # a plain Python number, from an op of the user's
+            shape = np.shape(value)
         if shape == ():  # a scalar input (a bias): any gradient sums to it, no shape bookkeeping needed
             return np.asarray(np.add.reduce(grad, axis=None))
+        grad = np.asarray(grad)
+        if grad.shape == shape:
+            return grad
         try:
             return unbroadcast(grad, shape)
         except ValueError:
             raise GradientError(
-                f"backward of {op.name} ({self.nodes[out].name}) returned a gradient of shape "
+                f"backward of {self.nodes[out].op.name} ({self.nodes[out].name}) returned a gradient of shape "
                 f"{format_shape(grad.shape)} for input {self.nodes[slot].name!r} of shape {format_shape(shape)}"
             ) from None
 
@@ -421,11 +427,12 @@ class Graph:
         A graph of more than ``tinygraph.compiler.MAX_OPS`` ops runs the same steps in a loop instead.
         """
         output_slot = self._slot_of(output if output is not None else self.outputs[0])
-        wrt_slots = tuple(self._slot_of(n) for n in (self.parameters if wrt is None else tuple(wrt)))
-        plan = self._backward_plan(output_slot, wrt_slots)
+        wrt_nodes = self.parameters if wrt is None else tuple(wrt)
+        wrt_pairs = tuple((node, self._slot_of(node)) for node in wrt_nodes)
+        plan = self._backward_plan(output_slot, tuple(slot for _, slot in wrt_pairs))
         forward, _ = compiler.forward_source(*self._forward_arguments())
-        backward, _ = compiler.backward_source(self.nodes, plan, output_slot, wrt_slots, self._fit,
-                                               self._gradient_tuple)
+        backward, _ = compiler.backward_source(self.nodes, plan, output_slot, wrt_pairs, self._fit,
+                                               self._gradient_tuple, self._hand_out)
         return "\n".join(forward + [""] + backward) + "\n"
 
     def summary(self) -> str:

@@ -48,14 +48,16 @@ def constants(x: Any) -> Constants:
     small array costs as much as the arithmetic; these are converted once.
     Being of x's dtype, they keep a float32 graph in float32, as Python numbers do.
     """
+    try:  # called by ops on every run: the lookup is the whole cost when it hits
+        return _CONSTANTS[x.dtype]
+    except (AttributeError, KeyError):
+        pass
     dtype = getattr(x, "dtype", None)
-    found = _CONSTANTS.get(dtype)
-    if found is None:
-        real = dtype if dtype is not None and np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
-        found = Constants(*(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0)))
-        for array in found:
-            array.flags.writeable = False
-        _CONSTANTS[dtype] = found
+    real = dtype if dtype is not None and np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+    found = Constants(*(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0)))
+    for array in found:
+        array.flags.writeable = False
+    _CONSTANTS[dtype] = found
     return found
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from .node import Node, Op
 
-MAX_OPS = 1000  # larger graphs are interpreted: compiling them would cost more than it saves
+MAX_OPS = 200  # larger graphs are interpreted: compiling costs about 100 µs per op, saves about 0.2 per run
 
 
 @dataclass(frozen=True)
@@ -153,13 +153,13 @@ def backward_source(
             f"{pad}if r.__class__ is not tuple or len(r) != {n}: r = as_gradients(r, {out}, {n})",
         ]
         for k, slot in step.targets:
-            accumulate = f"g{slot} + x if g{slot} is not None else x" if slot in reached else "x"
             lines += [
                 f"{pad}x = r[{k}]",
-                f"{pad}if x is not None:",
-                f"{pad}    if x.__class__ is not ndarray or x.shape != v{slot}.shape:",
-                f"{pad}        x = fit(x, v{slot}, {out}, {slot})",
-                f"{pad}    g{slot} = {accumulate}",
+                f"{pad}if x is not None and (x.__class__ is not ndarray or x.shape != v{slot}.shape): "
+                f"x = fit(x, v{slot}, {out}, {slot})",
+                # the first gradient to reach a slot finds it None; a later one adds (never +=: may be shared)
+                f"{pad}if x is not None: g{slot} = x if g{slot} is None else g{slot} + x" if slot in reached
+                else f"{pad}g{slot} = x",
             ]
             reached.add(slot)
     grads = [f"g{slot}" for slot in wrt_slots]

@@ -106,7 +106,7 @@ class Graph:
             axes = tuple(axis for axis, size in enumerate(p.shape) if size is not None)  # the sizes a feed must have
             pick = operator.itemgetter(*axes) if axes else None
             expected = pick(p.shape) if axes else None
-            entry = (1 << index, self._slot[p], p, p.dtype, len(p.shape), pick, expected)
+            entry = (1 << index, self._slot[p], p.dtype, len(p.shape), pick, expected)
             self._feed_entries[p] = entry
             self._feed_entries[p.name] = entry if self._by_name[p.name] is p else None
         self._all_fed = (1 << len(self.placeholders)) - 1
@@ -137,32 +137,42 @@ class Graph:
     def _feed(self, feeds: Mapping[NodeOrName, Any]) -> None:
         entries = self._feed_entries
         values = self._values
+        ndarray = np.ndarray
         fed = 0  # one bit per placeholder
         for key, array in feeds.items():
             try:
-                bit, slot, placeholder, dtype, ndim, pick, expected = entries[key]
+                bit, slot, dtype, ndim, pick, expected = entries[key]
             except (KeyError, TypeError):  # unknown, unhashable, or a name two placeholders share
                 known = ", ".join(repr(p.name) for p in self.placeholders) or "none"
                 what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
                 raise FeedError(
                     f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}"
                 ) from None
-            # An array of the right dtype is taken as it is (dtypes compared by identity first: != is slow).
-            if type(array) is not np.ndarray or array.dtype is not dtype and array.dtype != dtype:
-                try:
-                    array = np.asarray(array, dtype=dtype)
-                except (TypeError, ValueError) as error:
-                    raise FeedError(f"placeholder {placeholder.name!r} cannot take this feed: {error}") from None
-            if array.ndim != ndim or pick is not None and pick(array.shape) != expected:
-                raise FeedError(
-                    f"placeholder {placeholder.name!r} expects shape {format_shape(placeholder.shape)}, "
-                    f"was fed shape {format_shape(array.shape)}"
-                )
+            # An array of the right dtype and shape is taken as it is (dtypes compared by identity: != is slow).
+            if (array.__class__ is not ndarray or array.dtype is not dtype or array.ndim != ndim
+                    or pick is not None and pick(array.shape) != expected):
+                array = self._convert_feed(self.nodes[slot], array)
             values[slot] = array
             fed |= bit
         if fed != self._all_fed:
             missing = next(p for i, p in enumerate(self.placeholders) if not fed >> i & 1)
             raise FeedError(f"placeholder {missing.name!r} (shape {format_shape(missing.shape)}) was not fed")
+
+    @staticmethod
+    def _convert_feed(placeholder: Placeholder, feed: Any) -> np.ndarray:
+        """``feed`` as an array of the placeholder's dtype, or a FeedError saying why it cannot be one."""
+        try:
+            array = np.asarray(feed, dtype=placeholder.dtype)
+        except (TypeError, ValueError) as error:
+            raise FeedError(f"placeholder {placeholder.name!r} cannot take this feed: {error}") from None
+        if array.ndim != len(placeholder.shape) or any(
+            size is not None and size != got for size, got in zip(placeholder.shape, array.shape, strict=True)
+        ):
+            raise FeedError(
+                f"placeholder {placeholder.name!r} expects shape {format_shape(placeholder.shape)}, "
+                f"was fed shape {format_shape(array.shape)}"
+            )
+        return array
 
     def forward(self, feeds: Mapping[NodeOrName, Any] | None = None, *, check_finite: bool | None = None) -> Any:
         """Run the graph. ``feeds`` maps each placeholder (node or name) to an array.

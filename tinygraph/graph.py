@@ -1,10 +1,12 @@
 """``Graph``: order the nodes once, then run forward and backward many times.
 
 Building a graph rewrites it (see :mod:`tinygraph.rewrite`), sorts it
-topologically without recursion, and compiles a *schedule*: a flat list of
-``(forward, input slots, output slot)`` that a tight loop executes. Values
-live in a list indexed by slot, so a run rebuilds no Python structures
-beyond that list's contents.
+topologically without recursion, and makes a *schedule*: a flat list of
+``(output slot, op, input slots)``. Values live in a list indexed by slot.
+The first forward, and the first backward for each choice of ``wrt``, turn
+the schedule into straight-line Python (see :mod:`tinygraph.compiler`;
+``Graph.source()`` prints it). A graph too large to be worth compiling runs
+the same steps in an interpreter loop here instead.
 """
 
 from __future__ import annotations

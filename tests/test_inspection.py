@@ -127,6 +127,17 @@ def test_cli_summary_defaults_to_the_course_size_and_can_skip_rewrites(capsys):
     assert "rewrites applied" not in written and re.search(r"\blog\b", written)
 
 
+def test_cli_prints_the_python_the_model_runs(capsys):
+    assert main(["graph", "--format", "python", "--dim", "4"]) == 0
+    code = capsys.readouterr().out
+    compile(code, "<graph>", "exec")
+    assert code.startswith("def forward(values):") and "def backward(values, seed):" in code
+    assert re.search(r"# cost = sigmoid_cross_entropy\(add_\d+, Y\)", code)  # the fused op, one line
+    assert main(["graph", "--format", "python", "--dim", "4", "--no-rewrites"]) == 0
+    written = capsys.readouterr().out
+    assert "sigmoid_cross_entropy" not in written and "= log(" in written
+
+
 def test_cli_writes_the_file_atomically(tmp_path, capsys):
     target = tmp_path / "model.dot"
     target.write_text("old")

@@ -66,6 +66,11 @@ def _label(node: Node) -> str:
     return " ".join(text.split())
 
 
+def _tuple(items: Sequence[str]) -> str:
+    """Python source of a tuple of these expressions: ``()``, ``(a,)``, ``(a, b)``."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
 def _compile(name: str, lines: list[str], namespace: dict[str, Any]) -> Compiled:
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<tinygraph {name}>", "exec"), namespace)
@@ -104,7 +109,7 @@ def forward_source(
         lines.append(f"    v{out} = values[{out}] = f{out}({args})  # {_label(nodes[out])}")
         loaded.add(out)
     results = [read(slot) for slot in output_slots]
-    lines.append(f"    return {results[0]}" if single else f"    return ({', '.join(results)},)")
+    lines.append(f"    return {results[0] if single else _tuple(results)}")
     return lines, namespace
 
 
@@ -169,7 +174,7 @@ def backward_source(
     lines += [f"        {g} is None or {g}.base is not None or not {g}.flags.writeable or" for g in grads]
     lines.append(f"        len({{{ids}}}) != {len(grads) + 1}")
     lines.append("    ):")
-    lines.append(f"        return hand_out(({''.join(f'{g}, ' for g in grads)}), seed)")
+    lines.append(f"        return hand_out({_tuple(grads)}, seed)")
     for index, (key, _) in enumerate(wrt_pairs):
         namespace[f"k{index}"] = key
     lines.append(f"    return {{{', '.join(f'k{i}: {g}' for i, g in enumerate(grads))}}}")

@@ -2,6 +2,7 @@
 
     tinygraph graph | dot -Tsvg > graph.svg       # Graphviz renders the DOT text
     tinygraph graph --format summary              # the node table
+    tinygraph graph --format python               # the Python that forward and backward run
     tinygraph graph --no-rewrites --dim 4         # the graph exactly as the model writes it
 """
 
@@ -12,15 +13,17 @@ import sys
 
 from models.commands import positive_int
 
-HELP = "print the logistic-regression model's graph as Graphviz DOT text (or a node table with --format summary)"
+HELP = ("print the logistic-regression model's graph as Graphviz DOT text "
+        "(a node table with --format summary, the code it runs with --format python)")
 
 COURSE_DIM = 64 * 64 * 3  # the course's 64x64 RGB pictures, flattened
 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("dot", "summary"), default="dot",
-                        help="dot: Graphviz DOT text (default); summary: a table of the nodes")
+    parser.add_argument("--format", choices=("dot", "summary", "python"), default="dot",
+                        help="dot: Graphviz DOT text (default); summary: a table of the nodes; "
+                             "python: the code forward and backward run")
     parser.add_argument("--dim", type=positive_int, default=COURSE_DIM,
                         help=f"number of input features (default {COURSE_DIM}, the course's 64x64x3 pictures)")
     parser.add_argument("--no-rewrites", action="store_true",
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = build_graph(args.dim)
     graph = tg.Graph(model.graph.outputs, rewrites=False) if args.no_rewrites else model.graph
-    text = graph.to_dot() if args.format == "dot" else graph.summary() + "\n"
+    text = {"dot": graph.to_dot, "summary": lambda: graph.summary() + "\n", "python": graph.source}[args.format]()
     if args.output is None:
         sys.stdout.write(text)
         return 0

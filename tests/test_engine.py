@@ -95,6 +95,46 @@ def test_backward_twice_gives_the_same_answer():
     np.testing.assert_array_equal(first, 2 * a.value + 1)
 
 
+def _owned(array: np.ndarray) -> bool:
+    return type(array) is np.ndarray and array.base is None and array.flags.writeable
+
+
+def test_each_gradient_is_an_array_of_the_callers_own():
+    a = tg.parameter(np.ones((2, 2)), name="a")
+    b = tg.parameter(np.ones((2, 2)), name="b")
+    c = tg.parameter(np.ones((3, 2)), name="c")
+    unused = tg.parameter(np.ones(3, dtype=np.float32), name="unused")
+    out = tg.sum(a + b) + tg.sum(tg.transpose(c) * 2.0) + 0.0 * tg.sum(tg.reshape(c, (6,)))
+    g = tg.Graph([out, tg.sum(unused)])  # unused is in the graph, but out does not depend on it
+    g.forward()
+    grads = g.backward(wrt=[a, b, c, unused, out])
+    # add hands the same upstream array to a and b, transpose and reshape hand back views,
+    # unused gets no gradient at all, and out's own gradient is the (read-only) seed
+    assert all(_owned(grad) for grad in grads.values())
+    assert len({id(grad) for grad in grads.values()}) == len(grads)
+    np.testing.assert_array_equal(grads[unused], np.zeros(3, dtype=np.float32))
+    assert grads[unused].dtype == np.float32
+    for node in (a, c, unused, out):  # one at a time: no other gradient to be shared with
+        assert _owned(g.backward(wrt=[node])[node])
+    for grad in grads.values():
+        grad *= 100.0  # the caller's to change: the next backward is unaffected
+    again = g.backward(wrt=[a, b, c, unused, out])
+    np.testing.assert_array_equal(again[a], np.ones((2, 2)))
+    np.testing.assert_array_equal(again[c], np.full((3, 2), 2.0))
+    assert again[out] == 1.0
+
+
+def test_the_callers_grad_output_is_never_handed_back():
+    x = tg.parameter(np.array([1.0, 2.0]), name="x")
+    y = x * 1.0
+    g = tg.Graph(y)
+    g.forward()
+    seed = np.array([3.0, 4.0])
+    grads = g.backward(wrt=[x, y], grad_output=seed)
+    assert grads[y] is not seed and _owned(grads[y])
+    np.testing.assert_array_equal(grads[x], seed)
+
+
 def test_hundred_thousand_node_chain():
     a = tg.parameter(np.array([1.5, -0.5]), name="a")
     y = a

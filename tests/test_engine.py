@@ -358,6 +358,16 @@ def test_source_shows_the_code_forward_and_backward_run():
     compile(source, "<source>", "exec")  # what it shows is Python
 
 
+def test_any_node_name_compiles():
+    x = tg.parameter(np.ones(2), name="x\n    raise SystemExit\0")
+    y = tg.sum(x * x)
+    y.name = "y\r\u2028z"
+    g = tg.Graph(y)
+    assert g.forward() == 2.0
+    np.testing.assert_array_equal(g.backward()[x], [2.0, 2.0])
+    assert "# y??z = sum" in g.source()
+
+
 class FailsOnce(tg.Op):
     """A forward that raises the first time only: the replay that locates a failure finds nothing."""
 

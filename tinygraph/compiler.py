@@ -61,9 +61,10 @@ class Compiled:
 
 
 def _label(node: Node) -> str:
-    """``add_2 = affine[transpose_a=True](w, X, b)``, on one line (names are the user's strings)."""
+    """``add_2 = affine[transpose_a=True](w, X, b)``, for a comment: names are the user's strings,
+    so anything that is not printable (a newline, a NUL) becomes ``?``."""
     text = f"{node.name} = {node.op!r}({', '.join(i.name for i in node.inputs)})"
-    return " ".join(text.split())
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _tuple(items: Sequence[str]) -> str:

@@ -203,7 +203,7 @@ class Graph:
             self._program = [(out, op.forward, *_reads(ins)) for out, op, ins in self._schedule]
             self._forward_run = self._interpret_forward
         else:
-            self._forward_run = compiler.compile_forward(*self._forward_arguments()).function
+            self._forward_run = compiler.compile_forward(*self._forward_arguments())
         return self._forward_run
 
     def _forward_arguments(self) -> tuple:
@@ -283,7 +283,7 @@ class Graph:
             run = functools.partial(self._interpret_backward, steps, output_slot, wrt_slots, hand_out)
         else:
             run = compiler.compile_backward(self.nodes, plan, output_slot, wrt_pairs, self._fit,
-                                            self._gradient_tuple, hand_out).function
+                                            self._gradient_tuple, hand_out)
         return output_slot, run
 
     def backward(

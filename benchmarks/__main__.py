@@ -129,7 +129,7 @@ def training_table(args, work: Sequence[Workload], dtypes: Sequence[str]) -> str
             print(f"  measured {workload.key} {dtype_name}", file=sys.stderr, flush=True)
     text = _table(header, rows)
     for name, reason in skipped.items():
-        notes.append(f"{name}: not installed, skipped ({reason}); `pip install -e \".[peers]\"` brings the peers")
+        notes.append(f"{name}: not installed, skipped ({reason}); `pip install -e \".[bench]\"` brings the peers")
     if notes:
         text += "\n\n" + "\n".join(f"- {n}" for n in notes)
     return text

@@ -1,6 +1,6 @@
 """Optional peers: the same training iterations in PyTorch, JAX, HIPS autograd and mygrad.
 
-None of them is a dependency of tinygraph; ``pip install -e ".[peers]"``
+None of them is a dependency of tinygraph; ``pip install -e ".[bench]"``
 brings them. A peer that does not import is skipped with a note. Every peer
 writes the cost as the same textbook formula as the tinygraph graph, and
 differentiates it with its own machinery.

@@ -61,7 +61,7 @@ def test_missing_peer_is_skipped_with_a_note(monkeypatch, capsys):
     bench.main(["--quick", "--only", "tiny", "--dtype", "float64", "--skip", "gradcheck", "scaling",
                 "--blocks", "1", "--block-seconds", "0.001"])
     out = capsys.readouterr().out
-    assert "nonexistent peer: not installed, skipped" in out
+    assert "nonexistent peer: not installed, skipped" in out and "pip install -e \".[bench]\"" in out
     assert "| nonexistent peer" not in out
 
 

@@ -103,6 +103,7 @@ class Graph:
         ]
         self._output_slots = tuple(self._slot[o] for o in self._run_outputs)
         self._forward_run: Any = None  # made by the first forward: compiled, or the interpreter loop
+        self._program: list[tuple] = []  # the interpreter's form of the schedule (see _reads), if it runs
         self._feed_entries: dict[Any, tuple | None] = {}  # placeholder or its name -> what _feed checks
         for index, p in enumerate(self.placeholders):
             axes = tuple(axis for axis, size in enumerate(p.shape) if size is not None)  # the sizes a feed must have

@@ -135,17 +135,6 @@ def test_the_callers_grad_output_is_never_handed_back():
     np.testing.assert_array_equal(grads[x], seed)
 
 
-def test_hundred_thousand_node_chain():
-    a = tg.parameter(np.array([1.5, -0.5]), name="a")
-    y = a
-    for _ in range(100_000):
-        y = -y
-    g = tg.Graph(tg.sum(y * 3.0))
-    assert len(g.nodes) > 100_000
-    assert g.forward() == pytest.approx(3.0 * a.value.sum())
-    np.testing.assert_array_equal(g.backward()[a], [3.0, 3.0])
-
-
 def test_forward_reads_parameter_updates_and_value_of_intermediates():
     x = tg.placeholder((None, 2), name="x")
     w = tg.parameter(np.ones((2, 1)), name="w")

@@ -53,11 +53,13 @@ def constants(x: Any) -> Constants:
     except (AttributeError, KeyError):
         pass
     dtype = getattr(x, "dtype", None)
-    real = dtype if dtype is not None and np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
-    found = Constants(*(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0)))
-    for array in found:
-        array.flags.writeable = False
-    _CONSTANTS[dtype] = found
+    found = _CONSTANTS.get(dtype)
+    if found is None:
+        real = dtype if dtype is not None and np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+        found = Constants(*(np.array(v, dtype=real) for v in (0.0, 0.5, 1.0)))
+        for array in found:
+            array.flags.writeable = False
+        _CONSTANTS[dtype] = found
     return found
 
 

@@ -38,7 +38,12 @@ def run(args: argparse.Namespace) -> int:
 
     model = build_graph(args.dim)
     graph = tg.Graph(model.graph.outputs, rewrites=False) if args.no_rewrites else model.graph
-    text = {"dot": graph.to_dot, "summary": lambda: graph.summary() + "\n", "python": graph.source}[args.format]()
+    if args.format == "dot":
+        text = graph.to_dot()
+    elif args.format == "summary":
+        text = graph.summary() + "\n"
+    else:
+        text = graph.source()
     if args.output is None:
         sys.stdout.write(text)
         return 0

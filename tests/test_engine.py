@@ -7,6 +7,8 @@ here the expected gradients come from the math of each small graph.
 from __future__ import annotations
 
 import itertools
+import re
+import traceback
 import warnings
 
 import numpy as np
@@ -355,6 +357,31 @@ def test_any_node_name_compiles():
     assert g.forward() == 2.0
     np.testing.assert_array_equal(g.backward()[x], [2.0, 2.0])
     assert "# y??z = sum" in g.source()
+
+
+class RaisesInBackward(tg.Op):
+    arity = 1
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad_output, x, *, output):
+        raise ZeroDivisionError("a bug in the user's backward")
+
+
+def test_a_traceback_through_compiled_code_shows_its_line(executor):
+    x = tg.parameter(np.ones(2), name="x")
+    g = tg.Graph(tg.sum(RaisesInBackward()(x)))
+    g.forward()
+    with pytest.raises(ZeroDivisionError) as caught:
+        g.backward()
+    text = "".join(traceback.format_exception(caught.value))
+    if executor == "compiled":
+        generated_frame = (r'File "<tinygraph backward #\d+>", line \d+, in backward\n'
+                           r" +r = b\d+\(g\d+, v\d+, output=v\d+\)")
+        assert re.search(generated_frame, text)
+    else:
+        assert "<tinygraph backward" not in text and "_interpret_backward" in text
 
 
 class FailsOnce(tg.Op):

@@ -28,6 +28,9 @@ array of its input's shape (``fit``).
 
 from __future__ import annotations
 
+import itertools
+import linecache
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +40,8 @@ import numpy as np
 from .node import Node, Op
 
 MAX_OPS = 200  # larger graphs are interpreted (see above)
+
+_compiled_count = itertools.count(1)  # numbers the generated "files", so each has its own name
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,18 @@ def _tuple(items: Sequence[str]) -> str:
 
 
 def _compile(name: str, lines: list[str], namespace: dict[str, Any]) -> Callable:
-    """Run the definition in ``lines`` with ``namespace`` as its globals; return the function it defines."""
-    exec(compile("\n".join(lines) + "\n", f"<tinygraph {name}>", "exec"), namespace)
-    return namespace[name]
+    """Run the definition in ``lines`` with ``namespace`` as its globals; return the function it defines.
+
+    The source goes into :mod:`linecache` while the function lives, so a traceback through
+    it (an op of yours raising, say) shows the generated line, as it would for a file.
+    """
+    source = "\n".join(lines) + "\n"
+    filename = f"<tinygraph {name} #{next(_compiled_count)}>"
+    exec(compile(source, filename, "exec"), namespace)
+    function = namespace[name]
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    weakref.finalize(function, linecache.cache.pop, filename, None)
+    return function
 
 
 def forward_source(

@@ -264,20 +264,24 @@ class Graph:
             plan.append(compiler.Step(out, op, ins, needs, tuple((k, i) for k, i in enumerate(ins) if depends[i])))
         return plan
 
-    def _setup_backward(self, output: NodeOrName | None, wrt: tuple[NodeOrName, ...] | None) -> tuple:
-        """``(output slot, run)`` for one way of calling backward.
-
-        ``run(values, seed)`` returns backward's result, ``{wrt node: gradient}``: compiled
-        (see :mod:`tinygraph.compiler`), or the interpreter loop for a large plan.
-        """
+    def _backward_inputs(self, output: NodeOrName | None, wrt: tuple[NodeOrName, ...] | None) -> tuple:
+        """``(output slot, ((result key, slot) for each wrt node), plan)`` for one way of calling backward."""
         output_slot = self._slot_of(output if output is not None else self.outputs[0])
         wrt_nodes = self.parameters if wrt is None else wrt
         wrt_slots = tuple(self._slot_of(n) for n in wrt_nodes)
         keys = tuple(self.nodes[s] if isinstance(n, str) else n for n, s in zip(wrt_nodes, wrt_slots, strict=True))
         if wrt is not None and self._rewritten is not None:  # a node a rewrite went around has no gradient here
             self._rewritten.check_gradients(keys)
-        plan = self._backward_plan(output_slot, wrt_slots)
-        wrt_pairs = tuple(zip(keys, wrt_slots, strict=True))
+        return output_slot, tuple(zip(keys, wrt_slots, strict=True)), self._backward_plan(output_slot, wrt_slots)
+
+    def _setup_backward(self, output: NodeOrName | None, wrt: tuple[NodeOrName, ...] | None) -> tuple:
+        """``(output slot, run)`` for one way of calling backward.
+
+        ``run(values, seed)`` returns backward's result, ``{wrt node: gradient}``: compiled
+        (see :mod:`tinygraph.compiler`), or the interpreter loop for a large plan.
+        """
+        output_slot, wrt_pairs, plan = self._backward_inputs(output, wrt)
+        wrt_slots = tuple(slot for _, slot in wrt_pairs)
         hand_out = functools.partial(self._hand_out, wrt_pairs)
         if len(plan) > compiler.MAX_OPS:
             steps = [(s.out, s.op, s.op.backward, *_reads(s.ins), s.needs, s.targets) for s in plan]
@@ -439,10 +443,7 @@ class Graph:
 
         A graph of more than ``tinygraph.compiler.MAX_OPS`` ops runs the same steps in a loop instead.
         """
-        output_slot = self._slot_of(output if output is not None else self.outputs[0])
-        wrt_nodes = self.parameters if wrt is None else tuple(wrt)
-        wrt_pairs = tuple((node, self._slot_of(node)) for node in wrt_nodes)
-        plan = self._backward_plan(output_slot, tuple(slot for _, slot in wrt_pairs))
+        output_slot, wrt_pairs, plan = self._backward_inputs(output, None if wrt is None else tuple(wrt))
         forward, _ = compiler.forward_source(*self._forward_arguments())
         backward, _ = compiler.backward_source(self.nodes, plan, output_slot, wrt_pairs, self._fit,
                                                self._gradient_tuple, self._hand_out)

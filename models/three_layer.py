@@ -38,8 +38,8 @@ import tinygraph as tg
 from tinygraph import nn
 
 __all__ = [
-    "LAYERS", "PARAMETER_KEYS", "CacheError", "ThreeLayerNet", "accuracy", "boundary", "dims_of", "feeds_any_node",
-    "network", "predict", "predict_dec",
+    "LAYERS", "PARAMETER_KEYS", "CacheError", "ThreeLayerNet", "accuracy", "boundary", "cache_dims", "dims_of",
+    "feeds_any_node", "network", "predict", "predict_dec",
 ]
 
 LAYERS = 3
@@ -176,7 +176,7 @@ class ThreeLayerNet:
         entries = {name: value(self.nodes[name]) for name in ("Z1", "A1", "Z2", "A2", "Z3", "A3")}
         entries.update((mask.name, value(mask)) for mask in self.masks)
         entries.update((key, node.value) for key, node in self.parameters.items())
-        return tuple(entries[name] for name in self._cache_fields())
+        return tuple(entries[name].copy() for name in self._cache_fields())  # the caller's, not the graph's
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``A3`` for the loaded parameters, without dropout: the (n_y, m) probabilities."""
@@ -254,6 +254,15 @@ def dims_of(parameters: Mapping[str, Any]) -> tuple[int, ...]:
     if any(len(shape) != 2 for shape in shapes):
         raise ValueError(f"W1, W2, W3 must be matrices, got shapes {shapes}")
     return (shapes[0][1], shapes[0][0], shapes[1][0], shapes[2][0])
+
+
+def cache_dims(cache: Sequence[Any]) -> tuple[int, ...]:
+    """The layer sizes of a course cache: its ``W1``, ``W2``, ``W3`` (12 entries, or 14 under dropout)."""
+    positions = {12: (2, 6, 10), 14: (3, 8, 12)}.get(len(cache))
+    if positions is None:
+        raise CacheError(f"a cache of the three-layer network has 12 entries (Z1, A1, W1, b1, ...), or 14 under "
+                         f"dropout (Z1, D1, A1, W1, b1, ...); got {len(cache)}")
+    return dims_of({f"W{layer}": cache[index] for layer, index in enumerate(positions, start=1)})
 
 
 def predict_dec(parameters: Mapping[str, Any], X: Any) -> np.ndarray:

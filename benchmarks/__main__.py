@@ -103,6 +103,7 @@ def training_table(args, work: Sequence[Workload], dtypes: Sequence[str]) -> str
     rows: list[list[str]] = []
     notes: list[str] = []
     skipped = {}
+    peerless: dict[str, None] = {}  # workload keys, in order, that no peer implements
     for workload in work:
         for dtype_name in dtypes:
             data = workload.data(DTYPES[dtype_name])
@@ -111,7 +112,9 @@ def training_table(args, work: Sequence[Workload], dtypes: Sequence[str]) -> str
             }
             if workload.key == "cat" and workload.kind == "logistic":
                 impls["floor: 2 mat-vec passes"] = matvec_floor(data)
-            if args.peers:
+            if args.peers and not workload.peers:
+                peerless.setdefault(workload.key)
+            elif args.peers:
                 for name, make in PEERS.items():
                     try:
                         impls[name] = make(workload.kind, data)
@@ -130,6 +133,8 @@ def training_table(args, work: Sequence[Workload], dtypes: Sequence[str]) -> str
     text = _table(header, rows)
     for name, reason in skipped.items():
         notes.append(f"{name}: not installed, skipped ({reason}); `pip install -e \".[bench]\"` brings the peers")
+    if peerless:
+        notes.append(f"peers: not measured on {', '.join(peerless)} (benchmarks/peers.py has full-batch steps only)")
     if notes:
         text += "\n\n" + "\n".join(f"- {n}" for n in notes)
     return text
@@ -187,7 +192,8 @@ def profile(args, work: Sequence[Workload]) -> None:
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few blocks: a smoke run")
-    parser.add_argument("--only", nargs="+", choices=("cat", "tiny", "net"), help="workloads to run")
+    keys = [w.key for w in workloads()]
+    parser.add_argument("--only", nargs="+", choices=keys, help="workloads to run")
     parser.add_argument("--dtype", nargs="+", choices=tuple(DTYPES), default=list(DTYPES))
     parser.add_argument("--blocks", type=int, help="timed blocks per contender (default 15, quick 3)")
     parser.add_argument("--block-seconds", type=float, help="length of one block (default 0.1 s)")
@@ -196,7 +202,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gradcheck-features", type=int,
                         help="size of w in the gradcheck row (default 12288, quick 64); full mode runs 2n+2 forwards")
     parser.add_argument("--gradcheck-sample", type=int, help="full mode: check only this many elements per node")
-    parser.add_argument("--profile", choices=("cat", "tiny", "net"), help="profile tinygraph on one workload")
+    parser.add_argument("--profile", choices=keys, help="profile tinygraph on one workload")
     parser.add_argument("--profile-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
     args.blocks = args.blocks or (3 if args.quick else 15)

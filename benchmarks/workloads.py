@@ -5,6 +5,11 @@ A training iteration is forward + backward + parameter update
 the way a competent person writes it (the course's vectorized formulas).
 Peers (PyTorch, JAX, ...) live in :mod:`benchmarks.peers`.
 
+The course-2 step (:class:`MinibatchWorkload`) is one mini-batch of Course 2
+Week 2's model: a 2-5-2-1 relu/relu/sigmoid net on 300 moons points, batches
+of 64 reshuffled every epoch, updated by gradient descent or Adam. Its
+tinygraph side is written as the README teaches (``nn``, ``optim``, ``data``).
+
 Every implementation is an :class:`Implementation`: ``step()`` runs one
 iteration, ``reset()`` puts the parameters back at their starting values,
 ``params()`` returns them by name so the harness can check that every
@@ -13,14 +18,19 @@ contender computes the same training run before timing it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import tinygraph as tg
+from tinygraph import data as tg_data
+from tinygraph import nn, optim
 
 LEARNING_RATE = 0.005
+COURSE2_LEARNING_RATE = 0.0007  # the defaults of Course 2 Week 2's model(): learning_rate, Adam's betas and epsilon
+ADAM = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 
 
 @dataclass
@@ -30,6 +40,7 @@ class Data:
     X: np.ndarray
     Y: np.ndarray
     params: dict[str, np.ndarray]
+    batch_size: int | None = None  # None: every step sees all of X
 
     @property
     def dtype(self) -> np.dtype:
@@ -56,6 +67,7 @@ class Workload:
     features: int
     examples: int
     hidden: int = 0
+    peers: bool = True  # whether benchmarks.peers has this kind of step
 
     def data(self, dtype: np.dtype, seed: int = 0) -> Data:
         """Random inputs in [0, 1) (like scaled pixels), random 0/1 labels, the course's initialisation."""
@@ -74,14 +86,51 @@ class Workload:
         return Data(X, Y, params)
 
 
+def moons(n_samples: int = 300, noise: float = 0.2, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved half circles with Gaussian noise, as ``sklearn.datasets.make_moons`` draws them.
+
+    Returns ``X (2, n_samples)`` and labels ``Y (1, n_samples)`` (0 outer, 1 inner moon), shuffled.
+    """
+    rng = np.random.default_rng(seed)
+    n_outer = n_samples // 2
+    outer = np.linspace(0, np.pi, n_outer)
+    inner = np.linspace(0, np.pi, n_samples - n_outer)
+    X = np.concatenate([np.stack([np.cos(outer), np.sin(outer)]),
+                        np.stack([1 - np.cos(inner), 0.5 - np.sin(inner)])], axis=1)
+    Y = (np.arange(n_samples) >= n_outer).astype(np.float64)[None]
+    order = rng.permutation(n_samples)
+    return X[:, order] + rng.normal(scale=noise, size=X.shape), Y[:, order]
+
+
+@dataclass
+class MinibatchWorkload(Workload):
+    """The course-2 step: one mini-batch update of Course 2 Week 2's moons network."""
+
+    layer_dims: tuple[int, ...] = (2, 5, 2, 1)
+    batch_size: int = 64
+
+    def data(self, dtype: np.dtype, seed: int = 3) -> Data:
+        """The moons data, and the course's initialize_parameters: ``np.random.seed(3)``, He, zero biases."""
+        X, Y = moons(self.examples, seed=seed)
+        rng = np.random.RandomState(3)
+        params = {}
+        for i, (n_in, n_out) in enumerate(zip(self.layer_dims[:-1], self.layer_dims[1:], strict=True), start=1):
+            params[f"W{i}"] = (rng.randn(n_out, n_in) * np.sqrt(2 / n_in)).astype(dtype)
+            params[f"b{i}"] = np.zeros((n_out, 1), dtype)
+        return Data(X.astype(dtype), Y.astype(dtype), params, batch_size=self.batch_size)
+
+
 def workloads(quick: bool = False) -> tuple[Workload, ...]:
-    """The issue's three workloads; ``quick`` shrinks the cat-sized ones for a smoke run."""
+    """The issue's workloads; ``quick`` shrinks the cat-sized ones for a smoke run (the moons net is small)."""
     features = 64 if quick else 12288
     examples = 20 if quick else 209
+    moons_net = dict(features=2, examples=300, peers=False)
     return (
         Workload("cat", f"cat logistic regression, X ({features}, {examples})", "logistic", features, examples),
         Workload("tiny", "tiny logistic regression, X (20, 64)", "logistic", 20, 64),
         Workload("net", f"2-layer net {features} → 7 (relu) → 1 (sigmoid)", "two_layer", features, examples, 7),
+        MinibatchWorkload("moons-gd", "moons 2-5-2-1, mini-batch 64, GD", "minibatch_gd", **moons_net),
+        MinibatchWorkload("moons-adam", "moons 2-5-2-1, mini-batch 64, Adam", "minibatch_adam", **moons_net),
     )
 
 
@@ -141,6 +190,72 @@ def numpy_two_layer(data: Data, lr: float = LEARNING_RATE) -> Implementation:
         W2 -= lr * dW2
         b2 -= lr * db2
 
+    return Implementation(step, reset, lambda: p)
+
+
+def course_random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int, seed: int) -> list:
+    """The course's random_mini_batches: shuffle the columns by the seeded permutation, then slice."""
+    np.random.seed(seed)
+    m = X.shape[1]
+    permutation = np.random.permutation(m)
+    shuffled_X, shuffled_Y = X[:, permutation], Y[:, permutation]
+    return [(shuffled_X[:, k:k + mini_batch_size], shuffled_Y[:, k:k + mini_batch_size])
+            for k in range(0, m, mini_batch_size)]
+
+
+def endless_minibatches(batches_of: Callable, data: Data) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Mini-batch after mini-batch, reshuffled each epoch with seeds 11, 12, ... as the course's model() does."""
+    seed = 10
+    while True:
+        seed += 1
+        yield from batches_of(data.X, data.Y, data.batch_size, seed)
+
+
+def numpy_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RATE) -> Implementation:
+    """The course's forward_propagation, backward_propagation and update_parameters_with_gd / _adam, by hand."""
+    p = _copy_params(data)
+    names = tuple(p)
+    beta1, beta2, epsilon = ADAM["beta1"], ADAM["beta2"], ADAM["epsilon"]
+    run = {}
+
+    def reset() -> None:
+        for name, value in data.params.items():
+            p[name][...] = value
+        run["batches"] = endless_minibatches(course_random_mini_batches, data)
+        run["v"] = {name: np.zeros_like(value) for name, value in p.items()}
+        run["s"] = {name: np.zeros_like(value) for name, value in p.items()}
+        run["t"] = 0
+
+    def step() -> None:
+        X, Y = next(run["batches"])
+        m = X.shape[1]
+        W1, b1, W2, b2, W3, b3 = (p[name] for name in names)
+        z1 = W1 @ X + b1
+        a1 = np.maximum(z1, 0)
+        z2 = W2 @ a1 + b2
+        a2 = np.maximum(z2, 0)
+        a3 = 1 / (1 + np.exp(-(W3 @ a2 + b3)))
+        cost = -np.sum(Y * np.log(a3) + (1 - Y) * np.log(1 - a3)) / m  # noqa: F841 (the course computes it)
+        dz3 = (a3 - Y) / m
+        dz2 = (W3.T @ dz3) * (a2 > 0)
+        dz1 = (W2.T @ dz2) * (a1 > 0)
+        grads = {"W1": dz1 @ X.T, "b1": np.sum(dz1, axis=1, keepdims=True),
+                 "W2": dz2 @ a1.T, "b2": np.sum(dz2, axis=1, keepdims=True),
+                 "W3": dz3 @ a2.T, "b3": np.sum(dz3, axis=1, keepdims=True)}
+        if optimizer == "gd":
+            for name in names:
+                p[name] -= lr * grads[name]
+            return
+        v, s = run["v"], run["s"]
+        run["t"] = t = run["t"] + 1
+        for name in names:
+            v[name] = beta1 * v[name] + (1 - beta1) * grads[name]
+            s[name] = beta2 * s[name] + (1 - beta2) * np.square(grads[name])
+            v_corrected = v[name] / (1 - beta1 ** t)
+            s_corrected = s[name] / (1 - beta2 ** t)
+            p[name] -= lr * v_corrected / (np.sqrt(s_corrected) + epsilon)
+
+    reset()
     return Implementation(step, reset, lambda: p)
 
 
@@ -213,7 +328,39 @@ def tinygraph_two_layer(data: Data, lr: float = LEARNING_RATE) -> Implementation
     return tinygraph_training(graph, params, {X: data.X, Y: data.Y}, data, lr)
 
 
+def tinygraph_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RATE) -> Implementation:
+    """The README's way: an ``nn.MLP``, ``nn.binary_cross_entropy``, ``data.minibatches``, an ``optim`` optimizer."""
+    dims = [data.X.shape[0]] + [data.params[f"W{i}"].shape[0] for i in range(1, len(data.params) // 2 + 1)]
+    model = nn.MLP(dims, hidden="relu", output="sigmoid", dtype=data.dtype)
+    X = tg.placeholder((dims[0], None), name="X", dtype=data.dtype)
+    Y = tg.placeholder((1, None), name="Y", dtype=data.dtype)
+    g = tg.Graph(nn.binary_cross_entropy(model(X), Y))
+    opt = optim.GD(model.parameters(), lr) if optimizer == "gd" else optim.Adam(model.parameters(), lr, **ADAM)
+    start = opt.state_dict()
+    params = {}
+    for i, layer in enumerate(model.layers, start=1):
+        params[f"W{i}"], params[f"b{i}"] = layer.W, layer.b
+    run = {}
+
+    def reset() -> None:
+        for name, node in params.items():
+            node.value = data.params[name].copy()
+        opt.load_state_dict(start)
+        run["batches"] = endless_minibatches(tg_data.minibatches, data)
+
+    def step() -> None:
+        X_batch, Y_batch = next(run["batches"])
+        g.forward({X: X_batch, Y: Y_batch})
+        opt.step(g.backward())
+
+    reset()
+    return Implementation(step, reset, lambda: {name: node.value for name, node in params.items()})
+
+
 IMPLEMENTATIONS: dict[str, dict[str, Callable[[Data], Implementation]]] = {
     "logistic": {"numpy": numpy_logistic, "tinygraph": tinygraph_logistic},
     "two_layer": {"numpy": numpy_two_layer, "tinygraph": tinygraph_two_layer},
+    **{f"minibatch_{rule}": {"numpy": functools.partial(numpy_minibatch, optimizer=rule),
+                             "tinygraph": functools.partial(tinygraph_minibatch, optimizer=rule)}
+       for rule in ("gd", "adam")},
 }

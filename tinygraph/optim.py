@@ -122,9 +122,9 @@ class Optimizer:
     def subtract(p: Parameter, delta: np.ndarray) -> None:
         """``p.value -= delta`` in place (a fresh array when the current one is read-only)."""
         value = p.value
-        if value.flags.writeable:
+        try:
             value -= delta
-        else:
+        except ValueError:  # read-only (shapes were checked in step)
             p.value = value - delta
 
     # --- checkpoints ------------------------------------------------------------------

@@ -13,6 +13,7 @@ The options:
 - ``keep_prob``: inverted dropout after each hidden layer, ``A = relu(Z) · D / keep_prob``,
   the masks ``D1``, ``D2`` fed as placeholders, so that the course's own
   ``np.random`` mask sequence is reproduced bit for bit;
+- ``affine``: how a layer computes ``W @ A + b`` (a test may plant a broken op there);
 - ``loss``: the cost as a function of ``(A3, Y)``; by default the course's
   cross-entropy :func:`tinygraph.nn.binary_cross_entropy`, which the graph runs
   as one stable fused op. :attr:`ThreeLayerNet.written` evaluates the cost with
@@ -45,6 +46,12 @@ __all__ = [
 LAYERS = 3
 PARAMETER_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 Loss = Callable[[tg.Node, tg.Node], tg.Node]
+Affine = Callable[[int, tg.Node, tg.Node, tg.Node], tg.Node]
+
+
+def dense(layer: int, W: tg.Node, A: tg.Node, b: tg.Node) -> tg.Node:
+    """A layer's pre-activation, ``W @ A + b`` (``layer`` counts from 1; a replacement may build each its own)."""
+    return W @ A + b
 
 
 class CacheError(tg.TinygraphError, ValueError):
@@ -65,7 +72,7 @@ class ThreeLayerNet:
     """
 
     def __init__(self, layers_dims: Sequence[int], *, m: int | None = None, lambd: float = 0.0,
-                 keep_prob: float = 1.0, loss: Loss = nn.binary_cross_entropy):
+                 keep_prob: float = 1.0, loss: Loss = nn.binary_cross_entropy, affine: Affine = dense):
         dims = tuple(int(d) for d in layers_dims)
         if len(dims) != LAYERS + 1 or min(dims) < 1:
             raise ValueError(f"the three-layer network needs four positive layer sizes, got {tuple(layers_dims)!r}")
@@ -85,7 +92,7 @@ class ThreeLayerNet:
         for layer in range(1, LAYERS + 1):
             W = self.parameters[f"W{layer}"] = tg.parameter(np.zeros((dims[layer], dims[layer - 1])), f"W{layer}")
             b = self.parameters[f"b{layer}"] = tg.parameter(np.zeros((dims[layer], 1)), f"b{layer}")
-            Z = self.nodes[f"Z{layer}"] = W @ A + b
+            Z = self.nodes[f"Z{layer}"] = affine(layer, W, A, b)
             if layer == LAYERS:
                 break
             A = self.nodes[f"relu{layer}"] = tg.relu(Z)
@@ -239,9 +246,9 @@ def feeds_any_node() -> bool:
 
 @functools.lru_cache(maxsize=16)
 def network(layers_dims: tuple[int, ...], m: int | None = None, lambd: float = 0.0, keep_prob: float = 1.0,
-            loss: Loss = nn.binary_cross_entropy) -> ThreeLayerNet:
+            loss: Loss = nn.binary_cross_entropy, affine: Affine = dense) -> ThreeLayerNet:
     """The network for these options, built once and reused (building a graph costs more than running it)."""
-    return ThreeLayerNet(layers_dims, m=m, lambd=lambd, keep_prob=keep_prob, loss=loss)
+    return ThreeLayerNet(layers_dims, m=m, lambd=lambd, keep_prob=keep_prob, loss=loss, affine=affine)
 
 
 def dims_of(parameters: Mapping[str, Any]) -> tuple[int, ...]:

@@ -31,6 +31,7 @@ class Block(nn.Module):
         self.layers = [nn.Linear(2, 3, name="a"), (nn.Linear(3, 3, name="b"),)]
         self.heads = {"main": nn.Linear(3, 1, name="main"), "extra": tg.parameter(np.zeros(2), name="extra")}
         self.again = self.layers[0]  # the same layer twice: its parameters are listed once
+        self.tied = self.scale  # the same parameter twice: listed once, under its first name
 
     def forward(self, x):
         return self.heads["main"](self.layers[1][0](self.layers[0](x))) * self.scale

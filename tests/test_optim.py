@@ -7,6 +7,8 @@ W1 (2, 3), b1 (2, 1), W2 (3, 2), b2 (3, 1) and their gradients by ``randn``.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -303,3 +305,53 @@ def test_bad_parameter_lists():
         optim.GD([w, w], 0.1)
     with pytest.raises(ValueError, match="at least one parameter"):
         optim.GD([], 0.1)
+
+
+# --- the training loop ---------------------------------------------------------------------
+
+def test_training_loop_keeps_the_courses_cost_history(capsys):
+    w = tg.parameter(3.0, name="w")
+    g = tg.Graph(w * w)
+    opt = optim.GD([w], 0.1)
+    loop = optim.TrainingLoop(25, every=10, print_cost=True)
+    every_cost = []
+    for _ in loop:
+        cost = g.forward()
+        opt.step(g.backward())
+        every_cost.append(loop.record(cost))
+    assert loop.iteration == 24 and len(every_cost) == 25
+    assert loop.recorded_at == [0, 10, 20] and loop.costs == [every_cost[0], every_cost[10], every_cost[20]]
+    assert every_cost[0] == 9.0 and every_cost[10] == pytest.approx(9 * 0.8 ** 20)
+    assert capsys.readouterr().out.splitlines() == [f"Cost after iteration {i}: {c:f}"
+                                                    for i, c in zip(loop.recorded_at, loop.costs, strict=True)]
+
+
+def test_training_loop_with_a_bar_prints_the_same_lines(capsys):
+    loop = optim.TrainingLoop(3, every=2, print_cost=True, bar=True, message="{i}: {cost:.1f}")
+    for i in loop:
+        loop.record(i / 2)
+    assert loop.costs == [0.0, 1.0]
+    assert capsys.readouterr().out.splitlines() == ["0: 0.0", "2: 1.0"]
+
+
+def test_training_loop_stops_at_the_first_cost_that_is_not_finite():
+    w = tg.parameter(1.0, name="w")
+    g = tg.Graph(tg.exp(w * w))
+    opt = optim.GD([w], 2.0)  # far too large: the cost grows without bound
+    loop = optim.TrainingLoop(100)
+    with np.errstate(over="ignore"), pytest.raises(optim.TrainingError) as caught:
+        for _ in loop:
+            cost = g.forward()
+            opt.step(g.backward())
+            loop.record(cost)
+    message = str(caught.value)
+    assert re.fullmatch(r"the cost became inf at iteration (\d+) \(it was \S+ at iteration (\d+)\); "
+                        r"a smaller learning rate, or a loss the graph can make stable, may help", message), message
+    stopped, before = map(int, re.search(r"iteration (\d+) .*iteration (\d+)", message).groups())
+    assert 0 < stopped < 100 and before == stopped - 1
+    loop = optim.TrainingLoop(5)
+    with pytest.raises(optim.TrainingError, match="the cost became nan at iteration 0; a smaller"):
+        for _ in loop:
+            loop.record(np.float64("nan"))
+    with pytest.raises(ValueError, match="every must be positive"):
+        optim.TrainingLoop(5, every=0)

@@ -24,6 +24,10 @@ notebooks to the last bit. ``opt.learning_rate`` may be changed between steps
 ``state_dict()`` / ``load_state_dict()`` save and restore everything a
 checkpoint needs, as a flat dict of numbers and arrays.
 
+:class:`TrainingLoop` counts the iterations of a loop you write, keeps the
+course's cost history, shows a tqdm bar if asked, and stops with a
+:class:`TrainingError` naming the iteration once the cost is not finite.
+
 Because updates are in place, the array a parameter's ``.value`` refers to is
 the one that changes (a read-only array is replaced instead).
 """
@@ -31,7 +35,7 @@ the one that changes (a read-only array is replaced instead).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,6 +47,10 @@ from .shapes import format_shape
 
 class OptimizerError(TinygraphError, ValueError):
     """An optimizer was given gradients or a saved state that do not match its parameters."""
+
+
+class TrainingError(TinygraphError, RuntimeError):
+    """The cost of a training run stopped being finite; says at which iteration, and what it was."""
 
 
 def _parameters(params: Any) -> tuple[Parameter, ...]:
@@ -269,5 +277,79 @@ def scheduled_decay(learning_rate0: float, epoch: int, decay_rate: float, time_i
     return learning_rate0 / (1 + decay_rate * math.floor(epoch / time_interval))
 
 
-__all__ = ["Adam", "GD", "Momentum", "Optimizer", "OptimizerError", "RMSprop", "inverse_time_decay",
-           "scheduled_decay"]
+# --- the training loop -----------------------------------------------------------------
+
+class TrainingLoop:
+    """The iterations of a training loop you write, with the course's cost history and a finite-cost check::
+
+        loop = optim.TrainingLoop(num_iterations, every=1000, print_cost=True)
+        for i in loop:
+            cost = g.forward(feeds)
+            opt.step(g.backward())
+            loop.record(cost)
+        loop.costs    # the cost at iterations 0, 1000, 2000, ... (loop.recorded_at)
+
+    Args:
+        iterations: how many times the loop runs (``i`` = 0 … iterations-1).
+        every: keep (and print) the cost of every ``every``-th iteration, counting from 0.
+        print_cost: print each kept cost, formatted by ``message`` (``{i}``, ``{cost}``).
+        bar: show a tqdm progress bar (on terminals only), its cost updated when one is kept.
+
+    :meth:`record` raises :class:`TrainingError` at the first cost that is NaN or
+    infinite, naming the iteration, so a diverging run stops where it went wrong.
+    """
+
+    def __init__(self, iterations: int, every: int = 100, *, print_cost: bool = False,
+                 message: str = "Cost after iteration {i}: {cost:f}", bar: bool = False):
+        if every <= 0:
+            raise ValueError(f"TrainingLoop: every must be positive, got {every!r}")
+        self.iterations, self.every = int(iterations), int(every)
+        self.print_cost, self.message, self.bar = print_cost, message, bar
+        self.costs: list[float] = []
+        self.recorded_at: list[int] = []
+        self.iteration = -1  # the iteration running now
+        self._bar: Any = None
+        self._last_finite: tuple[int, float] | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        bar = None
+        if self.bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.iterations, unit="it", disable=None, leave=False)
+        self._bar = bar
+        try:
+            for i in range(self.iterations):
+                self.iteration = i
+                yield i
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+                self._bar = None
+
+    def record(self, cost: Any) -> float:
+        """Check this iteration's cost (raising :class:`TrainingError` if not finite); keep it every ``every``."""
+        value = float(cost)
+        i = self.iteration
+        if not math.isfinite(value):
+            before = "" if self._last_finite is None else " (it was {1} at iteration {0})".format(*self._last_finite)
+            raise TrainingError(f"the cost became {value} at iteration {i}{before}; "
+                                f"a smaller learning rate, or a loss the graph can make stable, may help")
+        self._last_finite = (i, value)
+        if i % self.every == 0:
+            self.costs.append(value)
+            self.recorded_at.append(i)
+            line = self.message.format(i=i, cost=value)
+            if self._bar is not None:
+                self._bar.set_postfix_str(line, refresh=False)
+                if self.print_cost:
+                    self._bar.write(line)  # above the bar, not through it
+            elif self.print_cost:
+                print(line)
+        return value
+
+
+__all__ = ["Adam", "GD", "Momentum", "Optimizer", "OptimizerError", "RMSprop", "TrainingError", "TrainingLoop",
+           "inverse_time_decay", "scheduled_decay"]

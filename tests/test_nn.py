@@ -249,19 +249,17 @@ import numpy as np
 import tinygraph as tg
 from tinygraph import data, nn, optim
 
-rng = np.random.default_rng(0)
-X_train = rng.normal(size=(2, 400))                            # 400 points, examples as columns
-Y_train = (X_train[:1] * X_train[1:] > 0).astype(float)        # label: same sign (XOR), shape (1, 400)
+X_train = np.random.default_rng(0).normal(size=(2, 400))       # 400 points, examples as columns
+Y_train = (X_train[:1] * X_train[1:] > 0).astype(float)        # 1 where the signs agree: (1, 400)
 model = nn.MLP([2, 8, 1], hidden="tanh", output="sigmoid", rng=1)
 X, Y = tg.placeholder((2, None), name="X"), tg.placeholder((1, None), name="Y")
-g = tg.Graph(nn.binary_cross_entropy(model(X), Y))
+g = tg.Graph(nn.binary_cross_entropy(model(X), Y))             # the stable, fused cross-entropy
 opt = optim.Adam(model.parameters(), learning_rate=0.01)
 for epoch in range(100):
     for X_batch, Y_batch in data.minibatches(X_train, Y_train, batch_size=64, seed=epoch):
         cost = g.forward({X: X_batch, Y: Y_batch})
-        opt.step(g.backward())
-predict = tg.Graph(model(X))
-accuracy = np.mean((predict.forward({X: X_train}) > 0.5) == Y_train)
+        opt.step(g.backward())                                 # {parameter: gradient}, in place
+accuracy = np.mean((tg.Graph(model(X)).forward({X: X_train}) > 0.5) == Y_train)
 print(f"last batch cost {cost:.3f}, training accuracy {accuracy:.1%}")
 '''
 TEN_LINES_OUTPUT = "last batch cost 0.086, training accuracy 96.0%\n"

@@ -131,7 +131,7 @@ def test_cli_prints_the_python_the_model_runs(capsys):
     assert main(["graph", "--format", "python", "--dim", "4"]) == 0
     code = capsys.readouterr().out
     compile(code, "<graph>", "exec")
-    assert code.startswith("def forward(values):") and "def backward(values, seed):" in code
+    assert code.startswith("# forward\ndef run(values):") and "# backward\ndef run(values):" in code
     assert re.search(r"# cost = sigmoid_cross_entropy\(add_\d+, Y\)", code)  # the fused op, one line
     assert main(["graph", "--format", "python", "--dim", "4", "--no-rewrites"]) == 0
     written = capsys.readouterr().out

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygraph as tg
+import tinygraph.run
 from tinygraph.ops import stable_sigmoid
 from tinygraph.rewrite import REWRITES, MergeDuplicates
 
@@ -456,12 +457,12 @@ def test_rewritten_graph_gives_the_same_values_and_gradients(steps, repeat, x, p
         expected_grads = original.backward(wrt=wrt)
         grads = rewritten.backward(wrt=wrt)
         interpreted = tg.Graph(out)  # the same graph, run by the interpreter loop instead of compiled code
-        limit, tg.compiler.MAX_OPS = tg.compiler.MAX_OPS, 0
+        limit, tinygraph.run.MAX_COMPILED_STEPS = tinygraph.run.MAX_COMPILED_STEPS, 0
         try:
             np.testing.assert_array_equal(interpreted.forward(feeds), got)
             interpreted_grads = interpreted.backward(wrt=wrt)
         finally:
-            tg.compiler.MAX_OPS = limit
+            tinygraph.run.MAX_COMPILED_STEPS = limit
     for node in wrt:  # the same ops in the same order: the same bits
         np.testing.assert_array_equal(interpreted_grads[node], grads[node])
     if not np.isfinite(expected):

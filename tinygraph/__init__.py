@@ -1,7 +1,9 @@
 """tinygraph: a small, fast, autograd-free computational-graph framework on numpy.
 
 Build a graph of nodes once (shapes inferred as you build), then run it
-forward and backward many times. Every op carries a hand-written backward.
+forward and backward many times. Every op carries a hand-written gradient
+rule that builds more graph, so gradients are nodes too (``tg.grad``) and can
+be differentiated again.
 
     import numpy as np
     import tinygraph as tg
@@ -18,8 +20,10 @@ from .anomaly import AnomalyError, detect_anomaly
 from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
 from .fusion import affine, sigmoid_cross_entropy  # after rewrite: its passes run after the built-in ones
 from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
+from .grad import grad
 from .graph import Graph
-from .node import Constant, Node, Op, Parameter, Placeholder, constant, parameter, placeholder, topological_order
+from .node import Constant, Node, Parameter, Placeholder, constant, parameter, placeholder, topological_order
+from .op import Op
 from .ops import (
     OPS,
     abs,
@@ -49,7 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FeedError", "GradientError", "OpError", "ShapeError", "TinygraphError",
-    "Graph", "Node", "Op", "Placeholder", "Parameter", "Constant",
+    "Graph", "grad", "Node", "Op", "Placeholder", "Parameter", "Constant",
     "placeholder", "parameter", "constant", "topological_order",
     "OPS", "register", "REWRITES", "register_rewrite", "AnomalyError", "detect_anomaly",
     "gradcheck", "GradcheckReport", "step_study", "StepStudy",

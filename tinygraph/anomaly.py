@@ -9,34 +9,30 @@ Opt in for one run, or for every run inside a ``with`` block::
         g.forward(feeds)
         g.backward()
 
-The first op (in the order the graph runs) whose output, or whose gradient
-for an input, holds NaN or inf raises :class:`AnomalyError` naming the op,
-the node, the range of each input and the line where the user built it.
+The first op (in the order the graph runs) whose output holds NaN or inf
+raises :class:`AnomalyError` naming the op, the node, the range of each input
+and the line where the user built it. A backward is a gradient graph run by
+the same executor, so its first non-finite gradient is found the same way and
+blamed on the forward node whose backward rule made it.
 
-The graph first runs exactly as usual, so results, values and errors are the
-ordinary ones; then a checking pass walks the same nodes in the same order
-(forward: over the values just computed; backward: replaying the gradients
-op by op) and stops at the first non-finite array. The normal runs pay
-nothing for this: checking lives here, behind a single branch in
-:meth:`Graph.forward` and :meth:`Graph.backward`. Backward does its work
-twice, so keep the mode for debugging.
+A checked run is the executor's loop with a hook after each step (see
+:meth:`tinygraph.run.Program.interpret`); the normal runs pay nothing for it,
+one branch in :meth:`Graph.forward` and :meth:`Graph.backward`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import linecache
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import OpError
-from .node import Constant, Node, Parameter, Placeholder
-from .shapes import format_shape, unbroadcast
-
-if TYPE_CHECKING:  # graph.py imports this module; importing it back only for annotations avoids a cycle
-    from .graph import Graph
+from .node import Node, Placeholder
+from .run import Program
+from .shapes import format_shape
 
 # Checked by Graph.forward / Graph.backward when their check_finite is None (the default).
 enabled = False
@@ -117,126 +113,51 @@ def _what(node: Node) -> str:
     return f"{node.name} = {node.op!r}({', '.join(i.name for i in node.inputs)})"
 
 
-def _forward_anomaly(node: Node, value: Any, inputs: Sequence[Any]) -> AnomalyError:
-    if node.op is None:
-        message = (
-            f"{node.kind} {node.name!r} holds {_bad(value)} before any op ran "
-            f"(it was {'fed' if isinstance(node, Placeholder) else 'given'} that value)\n  built at {_source(node)}"
-        )
-        return AnomalyError(message, node, "forward")
-    lines = [f"forward of {_what(node)} produced {_bad(value)}", f"  built at {_source(node)}"]
-    lines += [f"  input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(zip(node.inputs, inputs, strict=True))]
-    return AnomalyError("\n".join(lines), node, "forward")
+# --- the checked run ----------------------------------------------------------------
 
+def run_checked(program: Program, values: list[Any], phase: str) -> tuple:
+    """Run ``program`` step by step, raising :class:`AnomalyError` at the first non-finite value.
 
-def _backward_anomaly(node: Node, k: int | None, grad: Any, grad_output: Any, inputs: Sequence[Any], output: Any):
-    if k is None:
-        lines = [f"backward reaching {_what(node)}: the gradients its consumers sent back sum to {_bad(grad)}"]
-    else:
-        lines = [f"backward of {_what(node)} made the gradient for input {k} ({node.inputs[k].name}) hold {_bad(grad)}"]
-    lines.append(f"  built at {_source(node)}")
-    if grad_output is not None:
-        lines.append(f"  grad_output: {_describe(grad_output)}")
-    lines += [f"  input {j} {i.name}: {_describe(v)}" for j, (i, v) in enumerate(zip(node.inputs, inputs, strict=True))]
-    lines.append(f"  {'output' if node.op is not None else 'value'}: {_describe(output)}")
-    return AnomalyError("\n".join(lines), node, "backward")
+    The values it starts from (leaves, fed nodes, the forward's values for a backward) are
+    looked at first, so a NaN fed in is blamed on its feed, not on the op that reads it.
+    """
+    for slot, parameter in program.loads:
+        values[slot] = parameter.value
+    for slot in program.read:
+        node = program.slots.nodes[slot]
+        if not _finite(values[slot]):
+            raise _given_anomaly(node, values[slot], phase)
 
-
-# --- the checked runs ---------------------------------------------------------------
-
-def forward(graph: Graph, feeds: Mapping[Any, Any] | None) -> Any:
-    """``graph.forward(feeds)``, then raise :class:`AnomalyError` at the first non-finite value."""
-    try:
-        with np.errstate(all="ignore"):  # numpy's warnings here are all about what the error will say better
-            result = graph.forward(feeds, check_finite=False)
-    except OpError as error:  # an op failed: maybe on a NaN an earlier op made; look before saying so
-        anomaly = _first_forward_anomaly(graph, _recompute(graph, feeds or {}))
-        if anomaly is not None:
-            raise anomaly from error
-        raise
-    anomaly = _first_forward_anomaly(graph, graph.value)
-    if anomaly is not None:
-        raise anomaly
-    return result
-
-
-def _first_forward_anomaly(graph: Graph, value_of) -> AnomalyError | None:
-    for node in graph.nodes:
-        try:
-            value = value_of(node)
-        except Exception:  # the op the run failed on: nothing was wrong before it
-            return None
+    def check(node: Node, value: Any) -> None:
         if not _finite(value):
-            return _forward_anomaly(node, value, [value_of(i) for i in node.inputs])
-    return None
+            index = program.slots.index
+            raise _step_anomaly(node, value, [values[index[i]] for i in node.inputs], values, index)
 
-
-def _recompute(graph: Graph, feeds: Mapping[Any, Any]):
-    """A ``value_of(node)`` computing values afresh, for a run that failed before storing them all."""
-    by_name = {p.name: p for p in graph.placeholders}
-    fed = {by_name.get(k) if isinstance(k, str) else k: v for k, v in feeds.items()}
-    values: dict[Node, Any] = {}
-
-    def value_of(node: Node) -> Any:
-        if node not in values:
-            if isinstance(node, Placeholder):
-                values[node] = np.asarray(fed[node], dtype=node.dtype)
-            elif isinstance(node, (Parameter, Constant)):
-                values[node] = node.value
-            else:
-                with np.errstate(all="ignore"):  # the normal run already warned
-                    values[node] = node.op.forward(*[values[i] for i in node.inputs])
-        return values[node]
-
-    return value_of
-
-
-def backward(
-    graph: Graph,
-    wrt: Sequence[Any] | None = None,
-    *,
-    output: Any | None = None,
-    grad_output: Any | None = None,
-) -> dict[Node, np.ndarray]:
-    """``graph.backward(...)``, then replay it op by op; raise at the first non-finite gradient."""
-    wrt = None if wrt is None else list(wrt)  # read twice below
     with np.errstate(all="ignore"):  # numpy's warnings here are all about what the error will say better
-        result = graph.backward(wrt, output=output, grad_output=grad_output, check_finite=False)
-    target = graph.nodes[graph._slot_of(output if output is not None else graph.outputs[0])]
-    seed = np.ones_like(graph.value(target)) if grad_output is None else np.asarray(grad_output)
-    if not _finite(seed):
-        raise AnomalyError(f"grad_output holds {_bad(seed)}", target, "backward")
-    sources = graph.parameters if wrt is None else [graph.nodes[graph._slot_of(n)] for n in wrt]
-    anomaly = _first_backward_anomaly(graph, target, seed, set(sources))
-    if anomaly is not None:
-        raise anomaly
-    return result
+        return program.interpret(values, hook=check)
 
 
-def _first_backward_anomaly(graph: Graph, target: Node, seed: np.ndarray, sources: set) -> AnomalyError | None:
-    depends: dict[Node, bool] = {}  # does the node depend on a node we differentiate with respect to?
-    for node in graph.nodes:
-        depends[node] = node in sources or any(depends[i] for i in node.inputs)
-    grads: dict[Node, Any] = {target: seed}
-    for node in reversed(graph.nodes):
-        grad = grads.pop(node, None)
-        if grad is None or not depends[node]:
-            continue
-        inputs: list[Any] = [graph.value(i) for i in node.inputs]
-        output = graph.value(node)
-        if not _finite(grad):  # finite contributions from several consumers can overflow when summed
-            return _backward_anomaly(node, None, grad, None, inputs, output)
-        if node.op is None:
-            continue
-        needs = tuple(depends[i] for i in node.inputs)
-        node.op.needs_input_grad = needs
-        with np.errstate(all="ignore"):  # the normal run already warned
-            input_grads = node.op.backward(grad, *inputs, output=output)
-        for k, (i, need, input_grad) in enumerate(zip(node.inputs, needs, input_grads, strict=True)):
-            if not need or input_grad is None:
-                continue
-            if not _finite(input_grad):
-                return _backward_anomaly(node, k, input_grad, grad, inputs, output)
-            input_grad = unbroadcast(np.asarray(input_grad), np.shape(inputs[k]))
-            grads[i] = input_grad if i not in grads else grads[i] + input_grad
-    return None
+def _given_anomaly(node: Node, value: Any, phase: str) -> AnomalyError:
+    if isinstance(node, Placeholder) and node.grad_of is None and phase == "backward":
+        return AnomalyError(f"grad_output holds {_bad(value)}", node, phase)
+    how = "fed" if isinstance(node, Placeholder) or node.op is not None else "given"
+    what = f"{node.kind} {node.name!r}" if node.op is None else _what(node)
+    message = f"{what} holds {_bad(value)} before any op ran (it was {how} that value)\n  built at {_source(node)}"
+    return AnomalyError(message, node, phase)
+
+
+def _step_anomaly(node: Node, value: Any, inputs: Sequence[Any], values: list[Any], index: dict) -> AnomalyError:
+    origin = node.grad_of
+    if origin is None:
+        lines = [f"forward of {_what(node)} produced {_bad(value)}", f"  built at {_source(node)}"]
+        lines += [f"  input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(zip(node.inputs, inputs))]
+        return AnomalyError("\n".join(lines), node, "forward")
+    if node.name == f"d{origin.name}":  # the sum of the gradients origin's consumers sent back
+        lines = [f"backward reaching {_what(origin)}: the gradients its consumers sent back sum to {_bad(value)}"]
+    else:
+        lines = [f"backward of {_what(origin)} produced {_bad(value)} in its gradient node {_what(node)}"]
+    lines.append(f"  built at {_source(origin)}")
+    forward_inputs = [(i, values[index[i]]) for i in origin.inputs if i in index]
+    lines += [f"  input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(forward_inputs)]
+    lines += [f"  gradient input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(zip(node.inputs, inputs))]
+    return AnomalyError("\n".join(lines), origin, "backward")

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
-
-from .node import Node, Op
-from .ops import MatMul, constants, register
+from .backend import xp
+from .node import Node
+from .op import Op
+from .ops import MatMul, broadcast_like, constants, count, register, sigmoid
+from .ops.linalg import swap_last
 from .rewrite import is_constant, register_rewrite
 from .shapes import StaticShape, broadcast_static
 
@@ -48,32 +49,46 @@ class SigmoidCrossEntropy(Op):
         return ()
 
     def forward(self, z, y):
-        losses = np.logaddexp(constants(z).zero, z) - y * z
-        return np.add.reduce(losses, axis=None) / losses.size
+        losses = xp.logaddexp(constants(z).zero, z) - y * z
+        return xp.add.reduce(losses, axis=None) / losses.size
 
-    def backward(self, grad_output, z, y, *, output):
-        need_z, need_y = self.needs_input_grad
-        if z.shape == y.shape:
-            shape, size = z.shape, z.size
-        else:
-            both = np.broadcast(z, y)
-            shape, size = both.shape, both.size
-        scale = float(grad_output) / size
-        grad_z = grad_y = None
-        if need_z:
-            # sigmoid as 0.5 + 0.5·tanh(z/2): no overflow for any z, and its absolute error (~1e-16)
-            # is all a gradient needs. Worked in place: on a small array a new buffer costs more than the math.
-            half = constants(z).half
-            grad_z = np.tanh(z * half)
-            grad_z *= half
-            grad_z += half
-            grad_z = grad_z - y  # not -=: y may be the larger of the two
-            grad_z *= scale
-        if need_y:
-            grad_y = z * -scale
-            if grad_y.shape != shape:  # z smaller than y: spread it over the broadcast shape (a view)
-                grad_y = np.broadcast_to(grad_y, shape)
-        return grad_z, grad_y
+    def gradient(self, grad, z, y, *, output):
+        scale = grad / count(z, y)
+        grad_z = SigmoidCrossEntropyGrad()(z, y, scale)  # in the broadcast shape of z and y
+        return grad_z, broadcast_like(-(z * scale), grad_z)
+
+
+@register
+class SigmoidCrossEntropyGrad(Op):
+    """``(sigmoid(z) - y) · scale``: the gradient of :class:`SigmoidCrossEntropy` for its logits, in one op.
+
+    ``scale`` is the upstream gradient over the number of elements. Its own
+    gradient is written with graph ops, so the fused loss has second derivatives too.
+    """
+
+    name = "sigmoid_cross_entropy_grad"
+    arity = 3
+    domain = ((-3.0, 3.0), (0.0, 1.0), (-1.0, 1.0))  # logits, labels, scale
+
+    def infer_shape(self, z: StaticShape, y: StaticShape, scale: StaticShape) -> StaticShape:
+        return broadcast_static(z, y, scale)
+
+    def forward(self, z, y, scale):
+        # sigmoid as 0.5 + 0.5·tanh(z/2): no overflow for any z, and its absolute error (~1e-16)
+        # is all a gradient needs. Worked in place: on a small array a new buffer costs more than the math.
+        half = constants(z).half
+        grad = xp.tanh(z * half)
+        grad *= half
+        grad += half
+        grad = grad - y  # not -=: y may be the larger of the two
+        if scale.ndim == 0:  # as the loss's gradient always has it
+            grad *= scale
+            return grad
+        return grad * scale
+
+    def gradient(self, grad, z, y, scale, *, output):
+        s = sigmoid(z)
+        return grad * (s * (1 - s)) * scale, -(grad * scale), grad * (s - y)
 
 
 def sigmoid_cross_entropy(logits: Any, labels: Any) -> Node:
@@ -124,15 +139,10 @@ class Affine(Op):
     def forward(self, a, b, c):
         return (a.swapaxes(-1, -2) if self.transpose_a else a) @ b + c
 
-    def backward(self, grad_output, a, b, c, *, output):
-        need_a, need_b, need_c = self.needs_input_grad
-        g = grad_output
-        grad_a = grad_b = None
-        if need_a:  # for aᵀ @ b the gradient of a is b·gᵀ: dw = X·dZᵀ, no transpose of the result
-            grad_a = b @ g.swapaxes(-1, -2) if self.transpose_a else g @ b.swapaxes(-1, -2)
-        if need_b:
-            grad_b = (a if self.transpose_a else a.swapaxes(-1, -2)) @ g
-        return grad_a, grad_b, (g if need_c else None)
+    def gradient(self, grad, a, b, c, *, output):
+        if self.transpose_a:  # for aᵀ @ b the gradient of a is b·gᵀ: dw = X·dZᵀ, no transpose of the result
+            return b @ swap_last(grad), a @ grad, grad
+        return grad @ swap_last(b), swap_last(a) @ grad, grad
 
 
 def affine(a: Any, b: Any, c: Any, transpose_a: bool = False) -> Node:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .node import Constant, Node, Parameter, Placeholder
 from .shapes import format_shape
 
-if TYPE_CHECKING:  # graph.py imports this module; importing it back only for annotations avoids a cycle
-    from .graph import Graph
+Graph = Any  # a tinygraph.Graph: this module reads its public attributes (nodes, outputs, run_outputs...)
 
 
 def _op(node: Node) -> str:
@@ -35,7 +34,7 @@ def text_table(rows: Sequence[Sequence[object]], indent: str = "") -> list[str]:
 
 def summary(graph: Graph) -> str:
     """The graph as a table: one row per node in run order, then the totals and the rewrites applied."""
-    outputs = set(graph._run_outputs)  # the nodes computing the outputs, after rewrites
+    outputs = set(graph.run_outputs)  # the nodes computing the outputs, after rewrites
     rows = [("#", "node", "op", "shape", "dtype", "params", "inputs")]
     for k, node in enumerate(graph.nodes):
         count = f"{node.value.size:,}" if isinstance(node, Parameter) else ""
@@ -76,7 +75,7 @@ def to_dot(graph: Graph, name: str = "tinygraph") -> str:
     carries; outputs are drawn with a double border.
     """
     slot = {node: k for k, node in enumerate(graph.nodes)}
-    outputs = set(graph._run_outputs)
+    outputs = set(graph.run_outputs)
     lines = [
         f"digraph {_quote(name)} {{",
         "  rankdir=TB;",

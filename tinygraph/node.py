@@ -1,10 +1,12 @@
-"""Nodes of a graph and the ``Op`` base class that makes them.
+"""Nodes of a graph.
 
 A graph is a DAG of immutable :class:`Node` objects. Leaves are
 :class:`Placeholder` (fed at run time), :class:`Parameter` (trainable state)
-and :class:`Constant`; every other node records the :class:`Op` and input
-nodes that made it. Shapes and dtypes are inferred when a node is built, so a
-shape that cannot work fails on the user's line, not later in a run.
+and :class:`Constant`; every other node records the op (see
+:mod:`tinygraph.op`) and input nodes that made it. Shapes and dtypes are
+inferred when a node is built, so a shape that cannot work fails on the
+user's line, not later in a run. A node made by :func:`tinygraph.grad` also
+records ``grad_of``: the node whose backward rule made it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Container, Iterable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Container, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +28,7 @@ _ids = itertools.count()
 Domain = tuple[float, float]
 
 
-def _user_frame() -> tuple[str, int] | None:
+def user_frame() -> tuple[str, int] | None:
     """(file, line) of the first caller outside tinygraph: where the user built a node."""
     frame = sys._getframe(2)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
@@ -34,11 +36,11 @@ def _user_frame() -> tuple[str, int] | None:
     return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else None
 
 
-def _where(trace: tuple[str, int] | None) -> str:
+def where(trace: tuple[str, int] | None) -> str:
     return f"{trace[0]}:{trace[1]}" if trace else "<unknown>"
 
 
-def _float_dtype(dtype: Any) -> np.dtype:
+def float_dtype(dtype: Any) -> np.dtype:
     """Floating dtypes are kept; anything else (ints, bools) computes in float64."""
     dtype = np.dtype(dtype)
     return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
@@ -54,14 +56,15 @@ class Node:
         dtype: numpy dtype of the value.
         name: a readable name, unique unless the user chose otherwise.
         trace: ``(file, line)`` where the user built this node.
+        grad_of: for a node of a gradient graph, the node whose backward rule made it; else ``None``.
     """
 
-    __slots__ = ("op", "inputs", "shape", "dtype", "name", "trace")
+    __slots__ = ("op", "inputs", "shape", "dtype", "name", "trace", "grad_of")
     __array_ufunc__ = None  # make ``ndarray + node`` call Node.__radd__, not numpy
 
     def __init__(
         self,
-        op: Op | None,
+        op: Any,
         inputs: tuple[Node, ...],
         shape: StaticShape,
         dtype: Any,
@@ -72,7 +75,8 @@ class Node:
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.name = name if name is not None else f"{self._default_prefix()}_{next(_ids)}"
-        self.trace = _user_frame()
+        self.trace = user_frame()
+        self.grad_of: Node | None = None
 
     def _default_prefix(self) -> str:
         return self.op.name if self.op is not None else type(self).__name__.lower()
@@ -88,7 +92,7 @@ class Node:
 
     def where(self) -> str:
         """'file:line' where the node was built, for messages."""
-        return _where(self.trace)
+        return where(self.trace)
 
     def __repr__(self) -> str:
         made_of = ""
@@ -96,24 +100,34 @@ class Node:
             made_of = f" = {self.op!r}({', '.join(i.name for i in self.inputs)})"
         return f"<{self.name}{made_of} shape={format_shape(self.shape)} {self.dtype}>"
 
-    # Operators, numpy broadcasting semantics. Python scalars become constants.
-    def __add__(self, other): return ops.add(self, other)
-    def __radd__(self, other): return ops.add(other, self)
-    def __sub__(self, other): return ops.sub(self, other)
-    def __rsub__(self, other): return ops.sub(other, self)
-    def __mul__(self, other): return ops.mul(self, other)
-    def __rmul__(self, other): return ops.mul(other, self)
-    def __truediv__(self, other): return ops.div(self, other)
-    def __rtruediv__(self, other): return ops.div(other, self)
-    def __matmul__(self, other): return ops.matmul(self, other)
-    def __rmatmul__(self, other): return ops.matmul(other, self)
-    def __neg__(self): return ops.neg(self)
-    def __pow__(self, exponent): return ops.power(self, exponent)
+    # Operators, numpy broadcasting semantics; Python numbers become constants. The functions come
+    # from tinygraph.ops (see define_operators), so this module needs to know nothing of the ops.
+    def __add__(self, other): return _OPERATORS["add"](self, other)
+    def __radd__(self, other): return _OPERATORS["add"](other, self)
+    def __sub__(self, other): return _OPERATORS["sub"](self, other)
+    def __rsub__(self, other): return _OPERATORS["sub"](other, self)
+    def __mul__(self, other): return _OPERATORS["mul"](self, other)
+    def __rmul__(self, other): return _OPERATORS["mul"](other, self)
+    def __truediv__(self, other): return _OPERATORS["div"](self, other)
+    def __rtruediv__(self, other): return _OPERATORS["div"](other, self)
+    def __matmul__(self, other): return _OPERATORS["matmul"](self, other)
+    def __rmatmul__(self, other): return _OPERATORS["matmul"](other, self)
+    def __neg__(self): return _OPERATORS["neg"](self)
+    def __pow__(self, exponent): return _OPERATORS["power"](self, exponent)
+    def __getitem__(self, index): return _OPERATORS["getitem"](self, index)
 
     @property
     def T(self) -> Node:
         """The transpose (all axes reversed), as in numpy."""
-        return ops.transpose(self)
+        return _OPERATORS["transpose"](self)
+
+
+_OPERATORS: dict[str, Callable[..., Node]] = {}
+
+
+def define_operators(**functions: Callable[..., Node]) -> None:
+    """Give nodes their operators: ``define_operators(add=..., sub=..., ...)`` (tinygraph.ops does)."""
+    _OPERATORS.update(functions)
 
 
 class Placeholder(Node):
@@ -176,111 +190,13 @@ def parameter(value: Any, name: str | None = None) -> Parameter:
     The array is copied, so later changes to ``value`` do not leak in.
     """
     array = np.array(value)
-    return Parameter(array.astype(_float_dtype(array.dtype), copy=False), name)
+    return Parameter(array.astype(float_dtype(array.dtype), copy=False), name)
 
 
 def constant(value: Any, name: str | None = None, dtype: Any = None) -> Constant:
     """A fixed array. Floats keep their dtype unless ``dtype`` is given; others become float64."""
     array = np.array(value)
-    return Constant(array.astype(np.dtype(dtype) if dtype is not None else _float_dtype(array.dtype), copy=False), name)
-
-
-class Op:
-    """Base class of every operation: subclass it to add an op in a few lines.
-
-    Override :meth:`forward` and :meth:`backward`; optionally :meth:`infer_shape`.
-    Calling an instance on nodes (or arrays and numbers) returns a new node::
-
-        class Square(tg.Op):
-            def forward(self, x):
-                return x * x
-            def backward(self, grad_output, x, *, output):
-                return (2 * x * grad_output,)
-
-        y = Square()(x)
-
-    Class attributes a subclass may declare:
-        name: registry name (defaults to the lower-cased class name).
-        arity: number of inputs (``None`` for any).
-        domain: ``(low, high)`` where the op is smooth, or one such pair per input.
-            Gradient checks and property tests draw inputs from it.
-        kinks: input values where the op is not differentiable (relu: 0).
-        signature: the input shapes the op needs, in numpy's gufunc notation
-            (matmul: ``"(n?,k),(k,m?)->(n?,m?)"``); ``None``: any shapes that
-            broadcast together. Tests draw input shapes from it.
-        pure: ``True`` when forward depends on its inputs alone (no randomness,
-            no state), so graph rewrites may fold and merge it. Set ``False``
-            for an op like dropout.
-
-    An op whose constructor takes arguments overrides :meth:`examples`, so the
-    property tests know which instances to check.
-
-    During backward, ``self.needs_input_grad`` holds one bool per input; an op may
-    skip (return ``None`` for) an input that does not need a gradient.
-    """
-
-    name: ClassVar[str] = "op"
-    arity: ClassVar[int | None] = None
-    domain: ClassVar[Any | None] = None
-    kinks: ClassVar[tuple[float, ...]] = ()
-    signature: ClassVar[str | None] = None
-    pure: ClassVar[bool] = True
-    needs_input_grad: tuple[bool, ...] = ()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__:
-            cls.name = cls.__name__.lower()
-
-    # --- what an op defines -------------------------------------------------
-    def forward(self, *inputs: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"op {self.name!r} defines no forward")
-
-    def backward(
-        self, grad_output: np.ndarray, *inputs: np.ndarray, output: np.ndarray
-    ) -> tuple[np.ndarray | None, ...]:
-        raise NotImplementedError(f"op {self.name!r} defines no backward")
-
-    def infer_shape(self, *shapes: StaticShape) -> StaticShape:
-        """The output's static shape from the inputs'; ``None`` when unknown.
-
-        Raise ``ValueError`` (or :class:`ShapeError`) to reject shapes that cannot work.
-        """
-        return None
-
-    def infer_dtype(self, *dtypes: np.dtype) -> np.dtype:
-        return np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
-
-    def params(self) -> dict:
-        """The constructor arguments that distinguish two instances (for repr and merging)."""
-        return {}
-
-    @classmethod
-    def examples(cls) -> Sequence[Op]:
-        """Instances the property tests check: ``cls()`` unless the op needs arguments."""
-        return (cls(),)
-
-    # --- building nodes -----------------------------------------------------
-    def __call__(self, *inputs: Any, name: str | None = None) -> Node:
-        if self.arity is not None and len(inputs) != self.arity:
-            raise TypeError(
-                f"op {self.name!r} takes {self.arity} input(s), got {len(inputs)} (at {_where(_user_frame())})"
-            )
-        nodes = as_nodes(inputs)
-        shapes = [n.shape for n in nodes]
-        try:
-            shape = self.infer_shape(*shapes)
-        except ValueError as error:  # ShapeError too: either way, name the user's line, not ours
-            message = str(error)
-            if not isinstance(error, ShapeError):
-                described = ", ".join(format_shape(s) for s in shapes)
-                message = f"{self.name}: input shapes {described} do not work: {error}"
-            raise ShapeError(f"{message} (at {_where(_user_frame())})") from None
-        return Node(self, nodes, shape, self.infer_dtype(*(n.dtype for n in nodes)), name)
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"{self.name}[{params}]" if params else self.name
+    return Constant(array.astype(np.dtype(dtype) if dtype is not None else float_dtype(array.dtype), copy=False), name)
 
 
 def topological_order(outputs: Iterable[Node], known: Container[Node] = ()) -> list[Node]:
@@ -321,5 +237,3 @@ def as_nodes(values: Iterable[Any]) -> tuple[Node, ...]:
             nodes.append(constant(v, dtype=like))
     return tuple(nodes)
 
-
-from . import ops  # noqa: E402  (ops subclass Op, so it is imported after it)

@@ -47,7 +47,8 @@ import numpy as np
 
 from . import ops
 from .errors import GradientError, ShapeError
-from .node import Constant, Node, Op, Parameter, Placeholder, topological_order
+from .node import Constant, Node, Parameter, Placeholder, topological_order
+from .op import Op
 from .shapes import format_shape
 
 RewritePass = Callable[[Node], Node | None]
@@ -77,18 +78,21 @@ def rebuild(node: Node, inputs: tuple[Node, ...]) -> Node:
     Rewrites keep every node's shape and dtype, so nothing needs inferring again.
     """
     new = Node(node.op, inputs, node.shape, node.dtype, node.name)
-    new.trace = node.trace
+    new.trace, new.grad_of = node.trace, node.grad_of
     return new
 
 
-def rewrite(outputs: Iterable[Node], disable: Iterable[str] = ()) -> Rewritten:
-    """Apply every registered pass not named in ``disable`` to the graph of ``outputs``."""
+def rewrite(outputs: Iterable[Node], disable: Iterable[str] = (), fixed: Iterable[Node] = ()) -> Rewritten:
+    """Apply every registered pass not named in ``disable`` to the graph of ``outputs``.
+
+    Nodes in ``fixed`` are taken as already rewritten (a gradient graph's forward part).
+    """
     disable = set(disable)
     unknown = disable - set(REWRITES)
     if unknown:
         raise ValueError(f"unknown rewrite(s) {sorted(unknown)}; registered: {sorted(REWRITES)}")
     passes = [(name, p() if isinstance(p, type) else p) for name, p in REWRITES.items() if name not in disable]
-    return Rewritten(tuple(outputs), passes)
+    return Rewritten(tuple(outputs), passes, fixed)
 
 
 def _same_signature(a: Node, b: Node) -> bool:
@@ -111,13 +115,15 @@ class Rewritten:
         applied: ``(pass name, before, after)`` for each replacement a pass made, in order.
     """
 
-    def __init__(self, outputs: tuple[Node, ...], passes: list[tuple[str, RewritePass]]):
+    def __init__(self, outputs: tuple[Node, ...], passes: list[tuple[str, RewritePass]], fixed: Iterable[Node] = ()):
         self.replacement: dict[Node, Node] = {}
         self.applied: list[tuple[str, Node, Node]] = []
         self._passes = passes
         self._replaced: dict[Node, tuple[str, int]] = {}  # node a pass replaced -> (pass, clock when it started)
         self._born: dict[Node, int] = {}  # node of the rewritten graph -> clock when it was settled
         self._blocked: dict[Node, str] | None = None
+        for node in fixed:
+            self._keep(node)
         for output in outputs:
             self._settle(output, 0)
 
@@ -159,7 +165,7 @@ class Rewritten:
             self._replaced.setdefault(node, (name, start))
             for fresh in topological_order((new,), self.replacement):
                 if not isinstance(fresh, (Placeholder, Parameter)):
-                    fresh.trace = node.trace  # errors in the new nodes point at the user's line
+                    fresh.trace, fresh.grad_of = node.trace, node.grad_of  # errors name the user's line
             return self._settle(new, depth + 1)
         return self._keep(current)
 
@@ -320,9 +326,7 @@ def _op_state(op: Op) -> Any:
     if type(op).params is not Op.params:
         return _freeze(op.params())
     state = getattr(op, "__dict__", None)
-    if not state:  # most ops: nothing to compare
-        return ()
-    return _freeze({k: v for k, v in state.items() if k != "needs_input_grad"})
+    return _freeze(state) if state else ()  # most ops: nothing to compare
 
 
 @register_rewrite("merge_duplicates")

@@ -36,7 +36,8 @@ except ImportError as error:  # pragma: no cover - the test extra is missing
 
 from .gradcheck import ATOL, RTOL, GradcheckReport, gradcheck
 from .graph import Graph
-from .node import Op, placeholder
+from .node import placeholder
+from .op import Op
 from .ops import MatMul
 from .shapes import format_shape
 
@@ -69,15 +70,15 @@ def domain_of(op: Op, index: int = 0) -> tuple[float, float]:
 def op_problems(op_class: type[Op]) -> list[str]:
     """What stops ``op_class`` from being property-tested; empty when nothing does.
 
-    An op needs a forward, a backward, a smooth domain for every input, and
+    An op needs a forward, a gradient rule, a smooth domain for every input, and
     test instances (``examples()``, which defaults to ``cls()``).
     """
     problems = []
     name = getattr(op_class, "name", op_class.__name__)
     if op_class.forward is Op.forward:
         problems.append(f"op {name!r} defines no forward")
-    if op_class.backward is Op.backward:
-        problems.append(f"op {name!r} defines no backward")
+    if op_class.differentiable and op_class.gradient is Op.gradient and op_class.backward is Op.backward:
+        problems.append(f"op {name!r} defines no gradient (a graph-level gradient or a numpy backward)")
     try:
         examples = list(op_class.examples())
     except Exception as error:  # any failure here is the op author's to fix

@@ -1,0 +1,230 @@
+"""The one executor: run the ops that compute some nodes from values already known.
+
+Only forward is ever run: a gradient is more graph (see :mod:`tinygraph.grad`).
+A :class:`Program` is the list of steps (one op each) that computes its
+outputs from the *given* nodes (fed, or computed by an earlier run), over the
+value slots of a :class:`Slots` table. It runs in one of two forms made from
+the same steps, which give the same bits:
+
+- **compiled**: the steps written out as straight-line Python, one statement
+  per op, and compiled once (``Program.source``). A loop spends a few hundred
+  nanoseconds per op on its own bookkeeping, as much as a small op's arithmetic.
+  Compiling costs about 100 µs per op, so programs of more than
+  :data:`MAX_COMPILED_STEPS` steps keep the loop.
+- **interpreted**: a loop over the steps, with an optional *hook* called after
+  each one. Anomaly detection is such a hook.
+
+Either way, an op that raises is named with the node, its op and the line
+that built it (:class:`~tinygraph.OpError`). A user's op is checked here too:
+a forward whose value's shape or dtype is not what its node says is an error
+naming the op and both; built-in ops are property-tested for that instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import weakref
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import OpError, TinygraphError
+from .node import Constant, Node, Parameter, Placeholder, topological_order
+from .shapes import format_shape
+
+MAX_COMPILED_STEPS = 200  # longer programs run in the loop (see above)
+
+Hook = Callable[[Node, Any], None]
+
+_compiled_count = itertools.count(1)  # numbers the generated "files", so each has its own name
+
+
+class Slots:
+    """One value slot per node: the table every program of a graph reads and writes."""
+
+    def __init__(self) -> None:
+        self.index: dict[Node, int] = {}
+        self.nodes: list[Node] = []
+        self.values: list[Any] = []
+
+    def add(self, nodes: Sequence[Node]) -> None:
+        """Give each new node a slot; a constant's holds its value from the start."""
+        for node in nodes:
+            if node not in self.index:
+                self.index[node] = len(self.nodes)
+                self.nodes.append(node)
+                self.values.append(node.value if isinstance(node, Constant) else None)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One op to run: the slot it writes, its node, its inputs' slots, and the function to call."""
+
+    out: int
+    node: Node
+    ins: tuple[int, ...]
+    function: Callable[..., Any]
+
+
+def describe(node: Node) -> str:
+    """``forward of add_2 (add, built at f.py:3)``, or for a gradient node, whose backward it is part of."""
+    if node.grad_of is None:
+        return f"forward of {node.name} ({node.op!r}, built at {node.where()})"
+    origin = node.grad_of
+    return (f"backward of {origin.name} ({origin.op!r}, built at {origin.where()}), "
+            f"computing {node.name} = {node.op!r}({', '.join(i.name for i in node.inputs)})")
+
+
+def _is_users(node: Node) -> bool:
+    """Is this the op of a user (not tested with tinygraph's own)? Its values are then checked on every run."""
+    return not type(node.op).__module__.startswith("tinygraph.")
+
+
+def _checked(node: Node) -> Callable[..., Any]:
+    """``node.op.forward``, checking that what it returns has the node's static shape and dtype."""
+    forward, shape, dtype = node.op.forward, node.shape, node.dtype
+
+    def run(*inputs: Any) -> Any:
+        value = forward(*inputs)
+        got = np.shape(value)
+        if shape is not None and (len(got) != len(shape) or any(
+                d is not None and d != g for d, g in zip(shape, got, strict=True))) or np.result_type(value) != dtype:
+            raise OpError(
+                f"{describe(node)}: its forward returned shape {format_shape(got)}, {np.result_type(value)}, "
+                f"but its node says {format_shape(shape)}, {dtype} (from infer_shape / infer_dtype)"
+            )
+        return value
+
+    return run
+
+
+class Program:
+    """The steps computing ``outputs`` from the ``given`` nodes, in a topological order.
+
+    Leaves that are not given are read at the start of each run: a parameter's
+    current value, a constant's; a placeholder that is neither given nor fed is
+    listed in :attr:`needs` (the caller feeds it first).
+    """
+
+    def __init__(self, slots: Slots, outputs: Sequence[Node], given: Collection[Node] = ()):
+        order = topological_order(outputs, known=given)
+        slots.add(order)
+        slots.add([i for n in order for i in n.inputs] + list(outputs))  # given nodes read: fed, or computed before
+        slot = slots.index
+        self.slots = slots
+        self.outputs = tuple(outputs)
+        self.output_slots = tuple(slot[o] for o in outputs)
+        self.needs = tuple(n for n in order if isinstance(n, Placeholder))
+        self.loads = tuple((slot[n], n) for n in order if isinstance(n, Parameter))
+        self.steps = tuple(
+            Step(slot[n], n, tuple(slot[i] for i in n.inputs), _checked(n) if _is_users(n) else n.op.forward)
+            for n in order if n.op is not None
+        )
+        self.read = tuple(dict.fromkeys(  # the slots a run reads without writing them: its leaves and given nodes
+            i for step in self.steps for i in step.ins if slots.nodes[i].op is None or slots.nodes[i] in given))
+        self._line_steps: dict[int, Step] = {}
+        self._filename = ""
+        self._compiled = self._compile() if len(self.steps) <= MAX_COMPILED_STEPS else None
+
+    @property
+    def compiled(self) -> bool:
+        """Does it run as compiled Python (else as the loop)?"""
+        return self._compiled is not None
+
+    # --- running --------------------------------------------------------------------
+    def __call__(self, values: list[Any]) -> tuple:
+        """Run over ``values`` (the slots' list): every step's value is stored there; returns the outputs'."""
+        if self._compiled is None:
+            return self.interpret(values)
+        try:
+            return self._compiled(values)
+        except Exception as error:
+            step = self._line_steps.get(_generated_line(error, self._filename))
+            if step is None or isinstance(error, TinygraphError):
+                raise
+            raise _failure(step, values, error) from error
+
+    def interpret(self, values: list[Any], hook: Hook | None = None) -> tuple:
+        """The same steps as a loop; ``hook(node, value)`` runs after each step when given."""
+        for slot, parameter in self.loads:
+            values[slot] = parameter.value
+        for step in self.steps:
+            try:
+                value = step.function(*[values[i] for i in step.ins])
+            except TinygraphError:
+                raise
+            except Exception as error:
+                raise _failure(step, values, error) from error
+            values[step.out] = value
+            if hook is not None:
+                hook(step.node, value)
+        return tuple(values[s] for s in self.output_slots)
+
+    # --- the compiled form ------------------------------------------------------------
+    def source(self) -> str:
+        """The Python of the compiled form: one statement per step."""
+        return "\n".join(self._source_lines()[0]) + "\n"
+
+    def _source_lines(self) -> tuple[list[str], dict[str, Any], dict[int, Step]]:
+        nodes = self.slots.nodes
+        lines = ["def run(values):"]
+        namespace: dict[str, Any] = {}
+        line_steps: dict[int, Step] = {}
+        loaded: set[int] = set()
+
+        def read(slot: int) -> str:  # a leaf's or given node's value is loaded the first time it is used
+            if slot not in loaded:
+                lines.append(f"    v{slot} = values[{slot}]")
+                loaded.add(slot)
+            return f"v{slot}"
+
+        for slot, parameter in self.loads:
+            namespace[f"p{slot}"] = parameter
+            lines.append(f"    v{slot} = values[{slot}] = p{slot}.value")
+            loaded.add(slot)
+        for step in self.steps:
+            args = ", ".join(read(i) for i in step.ins)
+            namespace[f"f{step.out}"] = step.function
+            lines.append(f"    v{step.out} = values[{step.out}] = f{step.out}({args})  # {_label(nodes[step.out])}")
+            line_steps[len(lines)] = step
+            loaded.add(step.out)
+        results = [read(slot) for slot in self.output_slots]
+        lines.append(f"    return ({', '.join(results)},)")
+        return lines, namespace, line_steps
+
+    def _compile(self) -> Callable[[list[Any]], tuple]:
+        """Compile the source; it goes into :mod:`linecache` while it lives, so tracebacks show its lines."""
+        lines, namespace, self._line_steps = self._source_lines()
+        source = "\n".join(lines) + "\n"
+        self._filename = f"<tinygraph program #{next(_compiled_count)}>"
+        exec(compile(source, self._filename, "exec"), namespace)
+        function = namespace["run"]
+        linecache.cache[self._filename] = (len(source), None, source.splitlines(keepends=True), self._filename)
+        weakref.finalize(function, linecache.cache.pop, self._filename, None)
+        return function
+
+
+def _label(node: Node) -> str:
+    """``add_2 = affine[transpose_a=True](w, X, b)``, for a comment: names are the user's strings,
+    so anything that is not printable (a newline, a NUL) becomes ``?``."""
+    text = f"{node.name} = {node.op!r}({', '.join(i.name for i in node.inputs)})"
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _generated_line(error: Exception, filename: str) -> int | None:
+    """The line of the generated code ``error`` passed through, if it did."""
+    tb = error.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _failure(step: Step, values: list[Any], error: Exception) -> OpError:
+    shapes = ", ".join(format_shape(np.shape(values[i])) for i in step.ins)
+    return OpError(f"{describe(step.node)} failed on inputs of shape {shapes}: {error}")

@@ -48,6 +48,7 @@ from .ops import (
     transpose,
 )
 from .rewrite import REWRITES, register_rewrite
+from . import data, init, nn, optim  # noqa: E402  (the training toolkit, built on the names above)
 
 __version__ = "0.1.0"
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import FeedError
 from .files import atomic_write
+from . import ops
 from .grad import grad
 from .graph import Graph
 from .inspection import text_table
@@ -154,6 +155,7 @@ class GradcheckReport:
     rtol: float
     dtype: str
     elements: int  # elements checked one by one
+    order: int = 1  # 2: the second derivatives (the gradient of <gradient, u> for a fixed random u)
 
     def __repr__(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
@@ -163,8 +165,9 @@ class GradcheckReport:
     def __str__(self) -> str:
         verdict = "passed" if self.ok else "FAILED"
         dtype = "float64" if self.dtype == "float64" else f"a float64 copy of a {self.dtype} graph"
+        order = ", second derivatives" if self.order == 2 else ""
         lines = [
-            f"gradcheck {verdict}  (mode {self.mode}, {dtype}, step {self.step:.2g}*max(|x|,1), "
+            f"gradcheck {verdict}  (mode {self.mode}{order}, {dtype}, step {self.step:.2g}*max(|x|,1), "
             f"pass if |a-n| <= {self.atol:g} + {self.rtol:g}*|n|)",
             f"  relative error ||a-n|| / (||a|| + ||n||) = {self.relative_error:.2e}    "
             f"max |a-n| = {self.max_abs_error:.2e}",
@@ -465,6 +468,7 @@ def gradcheck(
     output: NodeOrName | None = None,
     grad_output: Any = None,
     seed: int | None = 0,
+    order: int = 1,
 ) -> GradcheckReport:
     """Compare ``g.backward`` with central differences of ``g.forward``, in float64.
 
@@ -487,9 +491,21 @@ def gradcheck(
         output: which output of a multi-output graph (default: the first).
         grad_output: for a non-scalar output, check ``sum(grad_output * output)``.
         seed: seeds the random choices (directions, samples); ``None`` for fresh ones.
+        order: 2 checks second derivatives (a "gradgradcheck"): the gradient graph's own
+            gradient, of ``<gradient, u>`` for a fixed random ``u``, against central
+            differences of the gradient; the report and diagnosis are the same.
 
     Returns a :class:`GradcheckReport`. The graph's parameters are left exactly as they were.
     """
+    if order not in (1, 2):
+        raise ValueError(f"gradcheck order must be 1 or 2, got {order!r}")
+    if order == 2:
+        options = dict(mode=mode, step=step, atol=atol, rtol=rtol, sample=sample, projections=projections,
+                       worst=worst, seed=seed)
+        first, checked = _first_derivatives(g, feeds, wrt, output, grad_output, np.random.default_rng(seed))
+        report = gradcheck(first, feeds, checked, **options)
+        report.order = 2
+        return report
     if mode not in ("full", "fast"):
         raise ValueError(f"gradcheck mode must be 'full' or 'fast', got {mode!r}")
     started = time.perf_counter()
@@ -526,6 +542,27 @@ def gradcheck(
     report.forward_runs = twin.forward_runs
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _first_derivatives(g: Graph, feeds: Mapping[NodeOrName, Any] | None, wrt: Iterable[NodeOrName] | None,
+                       output: NodeOrName | None, grad_output: Any, rng: np.random.Generator) -> tuple[Graph, list]:
+    """A graph of ``<∇f, u>`` for a fixed random ``u`` per checked node, and the nodes to check it for.
+
+    Its gradient is the Hessian times ``u``: gradcheck of it checks second derivatives.
+    """
+    leaves = list(g.parameters) if wrt is None else [g.node(n) for n in ([wrt] if isinstance(wrt, (Node, str))
+                                                                          else wrt)]
+    g.forward(feeds)  # for the shapes the directions need
+    out = g.node(output if output is not None else g.outputs[0])
+    upstream = np.ones_like(g.value(out)) if grad_output is None else np.asarray(grad_output, dtype=out.dtype)
+    grads = grad(out, leaves, upstream)
+    total = None
+    for leaf, gradient in zip(leaves, grads, strict=True):
+        u = Constant(rng.standard_normal(np.shape(g.value(leaf))).astype(leaf.dtype), name=f"u_{leaf.name}")
+        term = ops.sum(gradient * u)
+        total = term if total is None else total + term
+    total.name = "<gradient, u>"
+    return Graph(total, rewrites=False), leaves
 
 
 def _leaves(g: Graph, twin: _Twin, wrt: Iterable[NodeOrName] | None) -> list[Node]:

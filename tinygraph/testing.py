@@ -214,6 +214,7 @@ def check_op(
     rtol: float = RTOL,
     seed: int = 0,
     raise_on_failure: bool = True,
+    order: int = 1,
 ) -> GradcheckReport:
     """Check ``op``'s backward against central differences of its forward, in float64.
 
@@ -225,6 +226,7 @@ def check_op(
         atol, rtol: gradcheck's tolerances.
         raise_on_failure: raise ``AssertionError`` carrying the report's table
             when the check fails (for tests); else just return the report.
+        order: 2 checks the op's second derivatives (its gradient rule's own gradient).
 
     Also checks that the op's ``infer_shape`` agrees with the shape its forward returns.
     Returns the :class:`~tinygraph.gradcheck.GradcheckReport`.
@@ -241,7 +243,8 @@ def check_op(
                              f"returned shape {format_shape(value.shape)}")
     if grad_output is None:
         grad_output = np.random.default_rng(seed).standard_normal(value.shape)
-    report = gradcheck(graph, feeds, wrt=nodes, grad_output=grad_output, atol=atol, rtol=rtol, seed=seed)
+    report = gradcheck(graph, feeds, wrt=nodes, grad_output=grad_output, atol=atol, rtol=rtol, seed=seed,
+                       order=order)
     if raise_on_failure and not report.ok:
         described = ", ".join(format_shape(x.shape) for x in arrays)
         raise AssertionError(f"check_op({op!r}) on inputs of shape {described}:\n{report}")

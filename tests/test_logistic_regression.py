@@ -87,23 +87,43 @@ def test_propagate_return_types():
 
 # --- properties -------------------------------------------------------------------------
 
+FUSIONS = ("fuse_affine", "fuse_sigmoid_cross_entropy")
+
+
+def composed_propagate(w, b, X, Y):
+    """``propagate`` on the graph as composed (matmul, add, sigmoid, log, mean, ...): only the
+    stability rewrite runs, so the gradient comes from the chain rule through every op's rule."""
+    lg = lr.build_graph(X.shape[0])
+    graph = tg.Graph((lg.cost, lg.A), disable=FUSIONS)
+    assert not {"affine", "sigmoid_cross_entropy"} & {n.kind for n in graph.nodes + graph.gradients()}
+    lg.w.value, lg.b.value = w, b
+    cost, _ = graph.forward({lg.X: X, lg.Y: Y})
+    grads = graph.backward((lg.w, lg.b))
+    return {"dw": grads[lg.w], "db": float(grads[lg.b])}, float(cost)
+
+
+PROPAGATES = pytest.mark.parametrize("propagate", [lr.propagate, composed_propagate], ids=["fused", "composed"])
+
+
+@PROPAGATES
 @given(problems())
-def test_gradients_equal_the_closed_form(problem):
+def test_gradients_equal_the_closed_form(propagate, problem):
     w, b, X, Y = problem
-    grads, _ = lr.propagate(w, b, X, Y)
+    grads, _ = propagate(w, b, X, Y)
     A = naive_sigmoid(w.T @ X + b)
     m = X.shape[1]
     np.testing.assert_allclose(grads["dw"], X @ (A - Y).T / m, rtol=1e-9, atol=1e-12)
     assert grads["db"] == pytest.approx(np.mean(A - Y), rel=1e-9, abs=1e-12)
 
 
+@PROPAGATES
 @given(problems())
-def test_gradients_match_central_differences(problem):
+def test_gradients_match_central_differences(propagate, problem):
     w, b, X, Y = problem
-    grads, _ = lr.propagate(w, b, X, Y)
+    grads, _ = propagate(w, b, X, Y)
 
     def cost(w_, b_):
-        return lr.propagate(w_, b_, X, Y)[1]
+        return propagate(w_, b_, X, Y)[1]
 
     h = 1e-6
     numeric_dw = np.zeros_like(w)

@@ -561,6 +561,10 @@ def _first_derivatives(g: Graph, feeds: Mapping[NodeOrName, Any] | None, wrt: It
         u = Constant(rng.standard_normal(np.shape(g.value(leaf))).astype(leaf.dtype), name=f"u_{leaf.name}")
         term = ops.sum(gradient * u)
         total = term if total is None else total + term
+    reached = set(topological_order([total]))
+    for leaf in leaves:  # a gradient that does not depend on a node (a linear op's): its second derivative is 0
+        if leaf not in reached:
+            total = total + ops.sum(leaf * 0.0)
     total.name = "<gradient, u>"
     return Graph(total, rewrites=False), leaves
 

@@ -26,14 +26,14 @@ import numpy as np
 
 from tinygraph import init, optim
 
-from .three_layer import accuracy, boundary, network, predict, predict_dec
+from .three_layer import network, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "INITIALIZERS", "LAYERS_DIMS", "initialize_parameters_he", "initialize_parameters_random",
     "initialize_parameters_zeros", "load_dataset", "model", "predict", "predict_dec", "train_for_cli",
 ]
 
-COST_LINE = "Cost after iteration {}: {}"  # the course's progress line
+COST_LINE = "Cost after iteration {i}: {cost}"  # the course's progress line, every digit
 HIDDEN = (10, 5, 1)  # the notebook's layers after the input: layers_dims = [X.shape[0], 10, 5, 1]
 LAYERS_DIMS = (2, *HIDDEN)
 SEED = 3  # each initializer seeds numpy with 3, as the course's do
@@ -102,12 +102,14 @@ def model(
     initialization: str = "he",
     *,
     callback: Callable[[int, float], None] | None = None,
+    bar: bool = False,
 ) -> dict[str, np.ndarray]:
     """Gradient descent on the ``[n_x, 10, 5, 1]`` network from the chosen start; returns the parameters.
 
-    ``initialization`` is ``"zeros"``, ``"random"`` or ``"he"``. With ``print_cost``
-    the cost is printed every 1000 iterations, as the course prints it.
-    ``callback(i, cost)``, if given, is called after every iteration.
+    ``initialization`` is ``"zeros"``, ``"random"`` or ``"he"``. With ``print_cost`` the cost is
+    printed every 1000 iterations, as the course prints it; ``bar`` shows a progress bar (on
+    terminals). ``callback(i, cost)``, if given, is called after every iteration. A cost that
+    stops being finite raises :class:`tinygraph.optim.TrainingError`, naming the iteration.
     """
     if initialization not in INITIALIZERS:
         raise ValueError(f"initialization must be one of {', '.join(map(repr, INITIALIZERS))}, "
@@ -115,11 +117,10 @@ def model(
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     net = network((X.shape[0], *HIDDEN)).load(INITIALIZERS[initialization]([X.shape[0], *HIDDEN]))
     gd = optim.GD(net.parameters, learning_rate)  # the course's update_parameters: W = W - learning_rate * dW
-    for i in range(num_iterations):
-        cost = net.run(X, Y)
+    loop = optim.TrainingLoop(num_iterations, every=1000, print_cost=print_cost, message=COST_LINE, bar=bar)
+    for i in loop:
+        cost = loop.record(net.run(X, Y))
         gd.step(net.backward())
-        if print_cost and i % 1000 == 0:
-            print(COST_LINE.format(i, cost))
         if callback is not None:
             callback(i, cost)
     return net.values()
@@ -129,34 +130,26 @@ TITLES = {"zeros": "Model with Zeros initialization", "random": "Model with larg
           "he": "Model with He initialization"}
 
 
-def train_for_cli(iterations: int | None = None, data_dir: Any = None, print_cost: bool = False) -> dict[str, Any]:
+def train_for_cli(iterations: int | None = None, data_dir: Any = None, print_cost: bool = False, *,
+                  callback: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """The notebook's three runs for ``tinygraph train --model initialization``; He's is the result.
 
-    Returns He's ``"costs"`` (every 1000 iterations), ``"accuracies"`` (train and test,
-    in percent), ``"parameters"`` and ``"boundary"`` (what the decision-boundary picture
-    needs), with ``"runs"`` holding the same for each of ``"zeros"``, ``"random"``, ``"he"``.
-    ``data_dir`` is unused: the data are generated.
+    Returns He's ``"costs"`` (every 1000 iterations), ``"cost_every"``, ``"learning_rate"``,
+    ``"iterations"``, ``"accuracies"`` (train and test, in percent), ``"parameters"`` and
+    ``"boundary"`` (what the decision-boundary picture needs, see :mod:`models.boundary`), with
+    ``"runs"`` holding the same for each of ``"zeros"``, ``"random"``, ``"he"``.
+    ``callback(i, cost)`` follows every iteration of every run. The data are generated:
+    ``data_dir`` must be ``None``.
     """
-    del data_dir  # generated data: nothing to read
+    if data_dir is not None:
+        raise ValueError("the initialization model draws its data (the circles); it reads no data directory")
     train_X, train_Y, test_X, test_Y = load_dataset()
-    num_iterations = 15000 if iterations is None else iterations
+    num_iterations = 15000 if iterations is None else int(iterations)
     runs = {}
     for name in INITIALIZERS:
         costs: list[float] = []
-
-        def record(i: int, cost: float, costs: list[float] = costs) -> None:
-            if i % 1000 == 0:
-                costs.append(cost)
-
-        if print_cost:
-            print(f"{name} initialization:")
         parameters = model(train_X, train_Y, num_iterations=num_iterations, print_cost=print_cost,
-                           initialization=name, callback=record)
-        runs[name] = {
-            "title": TITLES[name], "costs": costs, "cost_every": 1000, "learning_rate": 0.01,
-            "iterations": num_iterations, "parameters": parameters,
-            "accuracies": {"train": 100 * accuracy(predict_dec(parameters, train_X), train_Y),
-                           "test": 100 * accuracy(predict_dec(parameters, test_X), test_Y)},
-            "boundary": boundary(parameters, train_X, train_Y, TITLES[name], (-1.5, 1.5), (-1.5, 1.5)),
-        }
+                           initialization=name, callback=recorder(costs, 1000, callback))
+        runs[name] = run_summary(TITLES[name], parameters, costs, 1000, 0.01, num_iterations,
+                                 {"train": (train_X, train_Y), "test": (test_X, test_Y)}, (-1.5, 1.5), (-1.5, 1.5))
     return {"name": "initialization", **runs["he"], "runs": runs}

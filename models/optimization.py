@@ -22,12 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 import tinygraph as tg
 from tinygraph import data, optim
 
 from .initialization import initialize_parameters_he as initialize_parameters
-from .three_layer import accuracy, boundary, network, predict, predict_dec
+from .three_layer import network, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "LAYERS_DIMS", "LEARNING_RATE_LINE", "initialize_adam", "initialize_parameters",
@@ -36,8 +37,8 @@ __all__ = [
     "update_parameters_with_gd", "update_parameters_with_momentum",
 ]
 
-COST_LINE = "Cost after epoch %i: %f"  # the course's progress lines
-LEARNING_RATE_LINE = "learning rate after epoch %i: %f"
+COST_LINE = "Cost after epoch {i}: {cost:f}"  # the course's progress lines
+LEARNING_RATE_LINE = "learning rate after epoch {i}: {learning_rate:f}"
 LAYERS_DIMS = (2, 5, 2, 1)  # the notebook's layers_dims = [train_X.shape[0], 5, 2, 1]
 EXTRA_HINT = 'pip install "tinygraph[course]"'
 
@@ -168,6 +169,7 @@ def model(
     decay_rate: float = 1,
     *,
     callback: Callable[[int, float], None] | None = None,
+    bar: bool = False,
 ) -> dict[str, np.ndarray]:
     """Mini-batch training of the three-layer network; returns the parameters.
 
@@ -176,7 +178,9 @@ def model(
     the cost of an epoch is the cross-entropy summed over its batches over ``m``.
     ``decay(learning_rate0, epoch, decay_rate)``, if given, sets the learning rate after
     each epoch. With ``print_cost`` the cost (and the decayed learning rate) is printed
-    every 1000 epochs; ``callback(epoch, cost)`` is called after every epoch.
+    every 1000 epochs; ``bar`` shows a progress bar (on terminals); ``callback(epoch, cost)``
+    is called after every epoch. A cost that stops being finite raises
+    :class:`tinygraph.optim.TrainingError`, naming the epoch.
     """
     dims = tuple(int(d) for d in layers_dims)
     if len(dims) != 4:
@@ -194,19 +198,18 @@ def model(
         raise ValueError(f"optimizer must be 'gd', 'momentum' or 'adam', got {optimizer!r}")
     seed = 10  # the course's: the first epoch shuffles with seed 11
     m = X.shape[1]
-    for i in range(num_epochs):
+    loop = optim.TrainingLoop(num_epochs, every=1000, print_cost=print_cost, message=COST_LINE, bar=bar)
+    for i in loop:
         seed = seed + 1
         cost_total = 0.0
         for minibatch_X, minibatch_Y in data.minibatches(X, Y, mini_batch_size, seed):
             cost_total += net.run(minibatch_X, minibatch_Y) * minibatch_X.shape[1]  # the batch's summed loss
             opt.step(net.backward())
-        cost_avg = cost_total / m
         if decay is not None:
             opt.learning_rate = decay(learning_rate, i, decay_rate)
-        if print_cost and i % 1000 == 0:
-            print(COST_LINE % (i, cost_avg))
-            if decay is not None:
-                print(LEARNING_RATE_LINE % (i, opt.learning_rate))
+        cost_avg = loop.record(cost_total / m)
+        if print_cost and decay is not None and i % 1000 == 0:
+            tqdm.write(LEARNING_RATE_LINE.format(i=i, learning_rate=opt.learning_rate))  # below the cost, as the course
         if callback is not None:
             callback(i, cost_avg)
     return net.values()
@@ -216,33 +219,26 @@ TITLES = {"gd": "Model with Gradient Descent optimization", "momentum": "Model w
           "adam": "Model with Adam optimization"}
 
 
-def train_for_cli(iterations: int | None = None, data_dir: Any = None, print_cost: bool = False) -> dict[str, Any]:
+def train_for_cli(iterations: int | None = None, data_dir: Any = None, print_cost: bool = False, *,
+                  callback: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """The notebook's three optimizers for ``tinygraph train --model optimization``; Adam's is the result.
 
-    ``iterations`` counts epochs (5000 by default, as the notebook). Returns Adam's
-    ``"costs"`` (every 100 epochs, as the notebook plots them), ``"accuracies"``
-    (training set, percent), ``"parameters"`` and ``"boundary"``, with ``"runs"``
-    holding the same for ``"gd"``, ``"momentum"`` and ``"adam"``. ``data_dir`` is unused.
+    ``iterations`` counts epochs (5000 by default, as the notebook). Returns Adam's ``"costs"``
+    (every 100 epochs, as the notebook plots them), ``"cost_every"``, ``"learning_rate"``,
+    ``"iterations"``, ``"accuracies"`` (training set, percent: the moons have no test set),
+    ``"parameters"`` and ``"boundary"``, with ``"runs"`` holding the same for ``"gd"``,
+    ``"momentum"`` and ``"adam"``. ``callback(epoch, cost)`` follows every epoch of every run.
+    The data are generated: ``data_dir`` must be ``None``.
     """
-    del data_dir  # generated data: nothing to read
+    if data_dir is not None:
+        raise ValueError("the optimization model draws its data (the moons); it reads no data directory")
     train_X, train_Y = load_dataset()
-    num_epochs = 5000 if iterations is None else iterations
+    num_epochs = 5000 if iterations is None else int(iterations)
     runs = {}
     for name, title in TITLES.items():
         costs: list[float] = []
-
-        def record(i: int, cost: float, costs: list[float] = costs) -> None:
-            if i % 100 == 0:
-                costs.append(cost)
-
-        if print_cost:
-            print(f"{title}:")
         parameters = model(train_X, train_Y, LAYERS_DIMS, name, num_epochs=num_epochs, print_cost=print_cost,
-                           callback=record)
-        runs[name] = {
-            "title": title, "costs": costs, "cost_every": 100, "learning_rate": 0.0007,
-            "iterations": num_epochs, "parameters": parameters,
-            "accuracies": {"train": 100 * accuracy(predict_dec(parameters, train_X), train_Y)},
-            "boundary": boundary(parameters, train_X, train_Y, title, (-1.5, 2.5), (-1, 1.5)),
-        }
+                           callback=recorder(costs, 100, callback))
+        runs[name] = run_summary(title, parameters, costs, 100, 0.0007, num_epochs, {"train": (train_X, train_Y)},
+                                 (-1.5, 2.5), (-1, 1.5))
     return {"name": "optimization", **runs["adam"], "runs": runs}

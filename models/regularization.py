@@ -32,7 +32,7 @@ import tinygraph as tg
 from tinygraph import init, nn, optim
 
 from .datasets import DatasetError
-from .three_layer import LAYERS, accuracy, boundary, cache_dims, dims_of, network, predict, predict_dec
+from .three_layer import LAYERS, cache_dims, dims_of, network, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "DATA_FILE", "LAYERS_DIMS", "backward_propagation_with_dropout",
@@ -41,7 +41,7 @@ __all__ = [
     "load_2D_dataset", "model", "predict", "predict_dec", "train_for_cli",
 ]
 
-COST_LINE = "Cost after iteration {}: {}"
+COST_LINE = "Cost after iteration {i}: {cost}"  # the course's progress line, every digit
 DATA_FILE = "data.mat"
 HIDDEN = (20, 3, 1)  # the notebook's layers after the input: layers_dims = [X.shape[0], 20, 3, 1]
 LAYERS_DIMS = (2, *HIDDEN)
@@ -207,12 +207,15 @@ def model(
     keep_prob: float = 1,
     *,
     callback: Callable[[int, float], None] | None = None,
+    bar: bool = False,
 ) -> dict[str, np.ndarray]:
     """Gradient descent on the ``[n_x, 20, 3, 1]`` network; returns the parameters.
 
     ``lambd > 0`` adds the L2 penalty, ``keep_prob < 1`` turns dropout on (one at a
     time, as in the course). With ``print_cost`` the cost is printed every 10,000
-    iterations. ``callback(i, cost)``, if given, is called after every iteration.
+    iterations; ``bar`` shows a progress bar (on terminals). ``callback(i, cost)``, if
+    given, is called after every iteration. A cost that stops being finite raises
+    :class:`tinygraph.optim.TrainingError`, naming the iteration.
     """
     if lambd and keep_prob != 1:
         raise ValueError(f"use L2 (lambd={lambd!r}) or dropout (keep_prob={keep_prob!r}), not both, as the course")
@@ -223,11 +226,10 @@ def model(
     net.load(initialize_parameters(dims))
     masks = dropout_masks(dims, m, keep_prob) if keep_prob < 1 else None  # the same in every iteration
     gd = optim.GD(net.parameters, learning_rate)
-    for i in range(num_iterations):
-        cost = net.run(X, Y, masks)
+    loop = optim.TrainingLoop(num_iterations, every=10000, print_cost=print_cost, message=COST_LINE, bar=bar)
+    for i in loop:
+        cost = loop.record(net.run(X, Y, masks))
         gd.step(net.backward())
-        if print_cost and i % 10000 == 0:
-            print(COST_LINE.format(i, cost))
         if callback is not None:
             callback(i, cost)
     return net.values()
@@ -240,36 +242,26 @@ RUNS = {  # the notebook's three runs: title, model() options
 }
 
 
-def train_for_cli(iterations: int | None = None, data_dir: PathLike | None = None,
-                  print_cost: bool = False) -> dict[str, Any]:
+def train_for_cli(iterations: int | None = None, data_dir: PathLike | None = None, print_cost: bool = False, *,
+                  callback: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """The notebook's three runs for ``tinygraph train --model regularization``; dropout's is the result.
 
     ``data_dir`` is the directory (or the file) of the course's ``data.mat``. Returns the last
-    run's ``"costs"`` (every 1000 iterations), ``"accuracies"`` (percent), ``"parameters"`` and
+    run's ``"costs"`` (every 1000 iterations), ``"cost_every"``, ``"learning_rate"``,
+    ``"iterations"``, ``"accuracies"`` (train and test, percent), ``"parameters"`` and
     ``"boundary"``, with ``"runs"`` holding the same for ``"baseline"``, ``"l2"`` and ``"dropout"``.
+    ``callback(i, cost)`` follows every iteration of every run.
     """
     if data_dir is None:
         raise FileNotFoundError(f"the regularization model trains on the course's {DATA_FILE}: "
                                 "give the directory that holds it (--data DIR)")
     train_X, train_Y, test_X, test_Y = load_2D_dataset(data_dir)
-    num_iterations = 30000 if iterations is None else iterations
+    num_iterations = 30000 if iterations is None else int(iterations)
     runs = {}
     for name, (title, options) in RUNS.items():
         costs: list[float] = []
-
-        def record(i: int, cost: float, costs: list[float] = costs) -> None:
-            if i % 1000 == 0:
-                costs.append(cost)
-
-        if print_cost:
-            print(f"{title}:")
         parameters = model(train_X, train_Y, num_iterations=num_iterations, print_cost=print_cost,
-                           callback=record, **options)
-        runs[name] = {
-            "title": title, "costs": costs, "cost_every": 1000, "learning_rate": 0.3,
-            "iterations": num_iterations, "parameters": parameters,
-            "accuracies": {"train": 100 * accuracy(predict_dec(parameters, train_X), train_Y),
-                           "test": 100 * accuracy(predict_dec(parameters, test_X), test_Y)},
-            "boundary": boundary(parameters, train_X, train_Y, title, (-0.75, 0.40), (-0.75, 0.65)),
-        }
+                           callback=recorder(costs, 1000, callback), **options)
+        runs[name] = run_summary(title, parameters, costs, 1000, 0.3, num_iterations,
+                                 {"train": (train_X, train_Y), "test": (test_X, test_Y)}, (-0.75, 0.40), (-0.75, 0.65))
     return {"name": "regularization", **runs["dropout"], "runs": runs}

@@ -40,7 +40,7 @@ from tinygraph import nn
 
 __all__ = [
     "LAYERS", "PARAMETER_KEYS", "CacheError", "ThreeLayerNet", "accuracy", "boundary", "cache_dims", "dims_of",
-    "feeds_any_node", "network", "predict", "predict_dec",
+    "feeds_any_node", "network", "predict", "predict_dec", "recorder", "run_summary",
 ]
 
 LAYERS = 3
@@ -289,3 +289,29 @@ def boundary(parameters: Mapping[str, Any], X: np.ndarray, Y: np.ndarray, title:
     values = {key: np.array(value) for key, value in parameters.items()}
     return {"X": X, "Y": Y, "predict": functools.partial(predict_dec, values), "title": title,
             "xlim": xlim, "ylim": ylim}
+
+
+def recorder(costs: list[float], every: int, callback: Callable[[int, float], None] | None = None
+             ) -> Callable[[int, float], None]:
+    """A ``callback(i, cost)`` keeping every ``every``-th cost in ``costs`` and passing each on to ``callback``."""
+    def record(i: int, cost: float) -> None:
+        if i % every == 0:
+            costs.append(cost)
+        if callback is not None:
+            callback(i, cost)
+
+    return record
+
+
+def run_summary(title: str, parameters: Mapping[str, np.ndarray], costs: list[float], cost_every: int,
+                learning_rate: float, iterations: int, sets: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                xlim: tuple[float, float], ylim: tuple[float, float]) -> dict[str, Any]:
+    """One trained run as the command line reports it: costs, accuracies (percent) on each of ``sets``
+    (``{"train": (X, Y), ...}``), the parameters and the decision boundary over the training points."""
+    X, Y = sets["train"]
+    return {
+        "title": title, "costs": costs, "cost_every": cost_every, "learning_rate": learning_rate,
+        "iterations": iterations, "parameters": dict(parameters),
+        "accuracies": {name: 100 * accuracy(predict_dec(parameters, x), y) for name, (x, y) in sets.items()},
+        "boundary": boundary(parameters, X, Y, title, xlim, ylim),
+    }

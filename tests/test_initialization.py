@@ -15,6 +15,7 @@ pytest.importorskip("sklearn", reason='the circles are drawn by scikit-learn: pi
 
 from models import initialization as ini  # noqa: E402
 from models.three_layer import accuracy, network, predict_dec  # noqa: E402
+from tinygraph import optim  # noqa: E402
 
 # --- the graders' cases (public_tests.py) -------------------------------------------------
 
@@ -155,8 +156,18 @@ def test_the_course_formula_is_inf_where_the_graph_is_finite():
 
 # --- the command line's entry point ------------------------------------------------------
 
+def test_a_cost_that_stops_being_finite_names_the_iteration():
+    X, Y, _, _ = ini.load_dataset()
+    X = X.copy()
+    X[0, 7] = np.nan
+    with np.errstate(invalid="ignore"), pytest.raises(optim.TrainingError, match="cost became nan at iteration 0"):
+        ini.model(X, Y, num_iterations=3, print_cost=False)
+
+
 def test_train_for_cli_returns_the_three_runs():
-    result = ini.train_for_cli(iterations=1001)
+    seen = []
+    result = ini.train_for_cli(iterations=1001, callback=lambda i, cost: seen.append(i))
+    assert seen == list(range(1001)) * 3
     assert result["name"] == "initialization" and set(result["runs"]) == {"zeros", "random", "he"}
     for name, r in result["runs"].items():
         assert len(r["costs"]) == 2 and r["cost_every"] == 1000 and r["iterations"] == 1001
@@ -167,3 +178,5 @@ def test_train_for_cli_returns_the_three_runs():
         assert name.lower() in b["title"].lower()
     assert result["costs"] == result["runs"]["he"]["costs"]
     assert result["runs"]["zeros"]["accuracies"] == {"train": 50.0, "test": 50.0}
+    with pytest.raises(ValueError, match="reads no data directory"):
+        ini.train_for_cli(iterations=1, data_dir=".")

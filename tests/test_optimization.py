@@ -250,3 +250,5 @@ def test_train_for_cli():
         assert len(r["costs"]) == 2 and r["cost_every"] == 100 and set(r["accuracies"]) == {"train"}
         assert r["boundary"]["predict"](r["boundary"]["X"]).shape == (1, 300)
     assert result["title"] == "Model with Adam optimization"
+    with pytest.raises(ValueError, match="reads no data directory"):
+        op.train_for_cli(iterations=1, data_dir=".")

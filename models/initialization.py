@@ -26,7 +26,7 @@ import numpy as np
 
 from tinygraph import init, optim
 
-from .three_layer import network, predict, predict_dec, recorder, run_summary
+from .three_layer import ThreeLayerNet, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "INITIALIZERS", "LAYERS_DIMS", "initialize_parameters_he", "initialize_parameters_random",
@@ -115,7 +115,7 @@ def model(
         raise ValueError(f"initialization must be one of {', '.join(map(repr, INITIALIZERS))}, "
                          f"got {initialization!r}")
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    net = network((X.shape[0], *HIDDEN)).load(INITIALIZERS[initialization]([X.shape[0], *HIDDEN]))
+    net = ThreeLayerNet((X.shape[0], *HIDDEN)).load(INITIALIZERS[initialization]([X.shape[0], *HIDDEN]))
     gd = optim.GD(net.parameters, learning_rate)  # the course's update_parameters: W = W - learning_rate * dW
     loop = optim.TrainingLoop(num_iterations, every=1000, print_cost=print_cost, message=COST_LINE, bar=bar)
     for i in loop:

@@ -28,7 +28,7 @@ import tinygraph as tg
 from tinygraph import data, optim
 
 from .initialization import initialize_parameters_he as initialize_parameters
-from .three_layer import network, predict, predict_dec, recorder, run_summary
+from .three_layer import ThreeLayerNet, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "LAYERS_DIMS", "LEARNING_RATE_LINE", "initialize_adam", "initialize_parameters",
@@ -186,7 +186,7 @@ def model(
     if len(dims) != 4:
         raise ValueError(f"the course's model is the three-layer network: layers_dims needs 4 sizes, got {dims}")
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    net = network(dims).load(initialize_parameters(dims))
+    net = ThreeLayerNet(dims).load(initialize_parameters(dims))
     params = tuple(net.parameters.values())
     if optimizer == "gd":
         opt: optim.Optimizer = optim.GD(params, learning_rate)

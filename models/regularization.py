@@ -32,7 +32,17 @@ import tinygraph as tg
 from tinygraph import init, nn, optim
 
 from .datasets import DatasetError
-from .three_layer import LAYERS, cache_dims, dims_of, network, predict, predict_dec, recorder, run_summary
+from .three_layer import (
+    LAYERS,
+    ThreeLayerNet,
+    cache_dims,
+    dims_of,
+    network,
+    predict,
+    predict_dec,
+    recorder,
+    run_summary,
+)
 
 __all__ = [
     "COST_LINE", "DATA_FILE", "LAYERS_DIMS", "backward_propagation_with_dropout",
@@ -222,7 +232,7 @@ def model(
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     dims = (X.shape[0], *HIDDEN)
     m = X.shape[1]
-    net = network(dims, m=m if lambd else None, lambd=float(lambd), keep_prob=float(keep_prob))
+    net = ThreeLayerNet(dims, m=m if lambd else None, lambd=float(lambd), keep_prob=float(keep_prob))
     net.load(initialize_parameters(dims))
     masks = dropout_masks(dims, m, keep_prob) if keep_prob < 1 else None  # the same in every iteration
     gd = optim.GD(net.parameters, learning_rate)

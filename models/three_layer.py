@@ -119,9 +119,7 @@ class ThreeLayerNet:
 
     @functools.cached_property
     def predictor(self) -> tg.Graph:
-        """``A3`` from ``X`` alone, without dropout (as the course predicts)."""
-        if self.masks:
-            return network(self.layers_dims).predictor
+        """``A3`` from ``X`` alone (for a network without dropout; see :meth:`predict_proba`)."""
         return tg.Graph(self.nodes["A3"])
 
     # --- parameters --------------------------------------------------------------
@@ -240,7 +238,9 @@ def feeds_any_node() -> bool:
 @functools.lru_cache(maxsize=16)
 def network(layers_dims: tuple[int, ...], m: int | None = None, lambd: float = 0.0, keep_prob: float = 1.0,
             loss: Loss = nn.binary_cross_entropy, affine: Affine = dense) -> ThreeLayerNet:
-    """The network for these options, built once and reused (building a graph costs more than running it)."""
+    """The network for these options, built once and reused (building a graph costs more than running it)
+    by the course's step-by-step functions. A training run builds a :class:`ThreeLayerNet` of its own, so
+    that nothing called meanwhile (a callback predicting, say) can load other values into it."""
     return ThreeLayerNet(layers_dims, m=m, lambd=lambd, keep_prob=keep_prob, loss=loss, affine=affine)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from .errors import GradientError, ShapeError
 from .node import Constant, Node, constant, topological_order
 from .ops import add, broadcast_like, sum_to, zeros_like
+from .ops.elementwise import Elementwise
 from .shapes import broadcast_static, format_shape
 
 
@@ -118,8 +119,8 @@ def _rule(node: Node, grad: Node) -> Sequence[Node | None]:
 
 def _fit(grad: Node, x: Node, node: Node) -> Node:
     """``grad`` summed down to ``x``'s shape where broadcasting made it larger (spread where it is smaller)."""
-    if grad.shape == x.shape and x.shape is not None and None not in x.shape:
-        return grad
+    if grad.shape == x.shape and x.shape is not None and (None not in x.shape or isinstance(node.op, Elementwise)):
+        return grad  # the shapes are the same now, or (a one-input element-wise op's) at run time
     try:
         known = all(s is not None and None not in s for s in (grad.shape, x.shape))
         if known and broadcast_static(grad.shape, x.shape) == x.shape:

@@ -5,14 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 import tinygraph as tg
 import tinygraph.run
-from tinygraph.testing import arrays_in, check_op
-
-SMOOTH = sorted(name for name, cls in tg.OPS.items() if cls.differentiable and not cls.kinks)
-
+from tinygraph.testing import arrays_in
 
 # --- tg.grad builds nodes -----------------------------------------------------------------------
 
@@ -58,20 +54,7 @@ def test_broadcast_gradients_are_summed_by_a_node_known_at_build_time():
 
 # --- any order --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", SMOOTH)
-def test_every_smooth_op_has_second_derivatives(name):
-    for op in tg.OPS[name].examples():
-        assert check_op(op, order=2).ok
-
-
-@pytest.mark.parametrize("name", SMOOTH)
-@given(data=st.data())
-def test_second_derivatives_match_finite_differences_of_the_first(name, data):
-    from tinygraph.testing import op_inputs
-    op = data.draw(st.sampled_from(tg.OPS[name].examples()), label="op")
-    inputs = data.draw(op_inputs(op), label="inputs")
-    assert check_op(op, *inputs, order=2).ok
-
+# (second derivatives of every registered op: tests/test_ops_second_order.py)
 
 def test_third_derivative_of_a_polynomial():
     x = tg.placeholder((), name="x")

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from . import ops
 from .errors import FeedError
 from .files import atomic_write
-from . import ops
 from .grad import grad
 from .graph import Graph
 from .inspection import text_table

@@ -150,7 +150,8 @@ def _step_anomaly(node: Node, value: Any, inputs: Sequence[Any], values: list[An
     origin = node.grad_of
     if origin is None:
         lines = [f"forward of {_what(node)} produced {_bad(value)}", f"  built at {_source(node)}"]
-        lines += [f"  input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(zip(node.inputs, inputs, strict=False))]
+        pairs = enumerate(zip(node.inputs, inputs, strict=True))
+        lines += [f"  input {k} {i.name}: {_describe(v)}" for k, (i, v) in pairs]
         return AnomalyError("\n".join(lines), node, "forward")
     if node.name == f"d{origin.name}":  # the sum of the gradients origin's consumers sent back
         lines = [f"backward reaching {_what(origin)}: the gradients its consumers sent back sum to {_bad(value)}"]
@@ -159,5 +160,6 @@ def _step_anomaly(node: Node, value: Any, inputs: Sequence[Any], values: list[An
     lines.append(f"  built at {_source(origin)}")
     forward_inputs = [(i, values[index[i]]) for i in origin.inputs if i in index]
     lines += [f"  input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(forward_inputs)]
-    lines += [f"  gradient input {k} {i.name}: {_describe(v)}" for k, (i, v) in enumerate(zip(node.inputs, inputs, strict=False))]
+    pairs = enumerate(zip(node.inputs, inputs, strict=True))
+    lines += [f"  gradient input {k} {i.name}: {_describe(v)}" for k, (i, v) in pairs]
     return AnomalyError("\n".join(lines), origin, "backward")

@@ -91,7 +91,8 @@ def _seed(output: Node, grad_output: Any) -> Node:
         grad_output = constant(np.asarray(grad_output), dtype=output.dtype)
     if grad_output.shape is not None and output.shape is not None and (
             len(grad_output.shape) != len(output.shape) or any(
-                a is not None and b is not None and a != b for a, b in zip(grad_output.shape, output.shape, strict=False))):
+                a is not None and b is not None and a != b
+                for a, b in zip(grad_output.shape, output.shape, strict=True))):
         raise GradientError(
             f"grad_output has shape {format_shape(grad_output.shape)}, the output {output.name!r} "
             f"has {format_shape(output.shape)}"

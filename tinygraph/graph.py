@@ -147,8 +147,8 @@ class Graph:
             shape = node.shape
             # An array of the right dtype and shape is taken as it is (dtypes compared by identity: != is slow).
             if (array.__class__ is not ndarray or array.dtype is not node.dtype or shape is None
-                    or array.shape != shape and (array.ndim != len(shape) or None not in shape
-                                                 or any(d is not None and d != a for d, a in zip(shape, array.shape, strict=True)))):
+                    or array.shape != shape and (array.ndim != len(shape) or None not in shape or any(
+                        d is not None and d != a for d, a in zip(shape, array.shape, strict=True)))):
                 array = _converted(node, array)
             values[index[node]] = array
             fed.add(node)

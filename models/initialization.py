@@ -26,7 +26,7 @@ import numpy as np
 
 from tinygraph import init, optim
 
-from .three_layer import ThreeLayerNet, predict, predict_dec, recorder, run_summary
+from .three_layer import ThreeLayerNet, missing_package, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "INITIALIZERS", "LAYERS_DIMS", "initialize_parameters_he", "initialize_parameters_random",
@@ -37,7 +37,6 @@ COST_LINE = "Cost after iteration {i}: {cost}"  # the course's progress line, ev
 HIDDEN = (10, 5, 1)  # the notebook's layers after the input: layers_dims = [X.shape[0], 10, 5, 1]
 LAYERS_DIMS = (2, *HIDDEN)
 SEED = 3  # each initializer seeds numpy with 3, as the course's do
-EXTRA_HINT = 'pip install "tinygraph[course]"'
 
 
 def load_dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -50,8 +49,7 @@ def load_dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import make_circles
     except ImportError:
-        raise ImportError(f"the initialization data are drawn by scikit-learn, an optional extra: {EXTRA_HINT}") \
-            from None
+        raise missing_package("scikit-learn", "drawing the initialization data (the circles)") from None
     train_X, train_Y = make_circles(n_samples=300, noise=0.05, random_state=np.random.RandomState(1))
     test_X, test_Y = make_circles(n_samples=100, noise=0.05, random_state=np.random.RandomState(2))
     return train_X.T, train_Y.reshape(1, -1), test_X.T, test_Y.reshape(1, -1)

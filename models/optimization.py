@@ -28,7 +28,7 @@ import tinygraph as tg
 from tinygraph import data, optim
 
 from .initialization import initialize_parameters_he as initialize_parameters
-from .three_layer import ThreeLayerNet, predict, predict_dec, recorder, run_summary
+from .three_layer import ThreeLayerNet, missing_package, predict, predict_dec, recorder, run_summary
 
 __all__ = [
     "COST_LINE", "LAYERS_DIMS", "LEARNING_RATE_LINE", "initialize_adam", "initialize_parameters",
@@ -40,7 +40,6 @@ __all__ = [
 COST_LINE = "Cost after epoch {i}: {cost:f}"  # the course's progress lines
 LEARNING_RATE_LINE = "learning rate after epoch {i}: {learning_rate:f}"
 LAYERS_DIMS = (2, 5, 2, 1)  # the notebook's layers_dims = [train_X.shape[0], 5, 2, 1]
-EXTRA_HINT = 'pip install "tinygraph[course]"'
 
 
 def load_dataset() -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +48,7 @@ def load_dataset() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import make_moons
     except ImportError:
-        raise ImportError(f"the moons are drawn by scikit-learn, an optional extra: {EXTRA_HINT}") from None
+        raise missing_package("scikit-learn", "drawing the optimization data (the moons)") from None
     train_X, train_Y = make_moons(n_samples=300, noise=0.2, random_state=np.random.RandomState(3))
     return train_X.T, train_Y.reshape(1, -1)
 

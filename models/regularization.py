@@ -37,6 +37,7 @@ from .three_layer import (
     ThreeLayerNet,
     cache_dims,
     dims_of,
+    missing_package,
     network,
     predict,
     predict_dec,
@@ -55,7 +56,6 @@ COST_LINE = "Cost after iteration {i}: {cost}"  # the course's progress line, ev
 DATA_FILE = "data.mat"
 HIDDEN = (20, 3, 1)  # the notebook's layers after the input: layers_dims = [X.shape[0], 20, 3, 1]
 LAYERS_DIMS = (2, *HIDDEN)
-EXTRA_HINT = 'pip install "tinygraph[course]"'
 PathLike = str | os.PathLike
 
 
@@ -70,8 +70,7 @@ def load_2D_dataset(path: PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         from scipy.io import loadmat
         from scipy.io.matlab import MatReadError
     except ImportError:
-        raise ImportError(f"the regularization data are a MATLAB file read by scipy, an optional extra: "
-                          f"{EXTRA_HINT}") from None
+        raise missing_package("scipy", "reading the regularization data (a MATLAB file)") from None
     path = Path(path)
     if path.is_dir():
         path = path / DATA_FILE

@@ -40,7 +40,7 @@ from tinygraph import nn
 
 __all__ = [
     "LAYERS", "PARAMETER_KEYS", "CacheError", "ThreeLayerNet", "accuracy", "boundary", "cache_dims", "dims_of",
-    "feeds_any_node", "network", "predict", "predict_dec", "recorder", "run_summary",
+    "feeds_any_node", "missing_package", "network", "predict", "predict_dec", "recorder", "run_summary",
 ]
 
 LAYERS = 3
@@ -52,6 +52,12 @@ Affine = Callable[[int, tg.Node, tg.Node, tg.Node], tg.Node]
 def dense(layer: int, W: tg.Node, A: tg.Node, b: tg.Node) -> tg.Node:
     """A layer's pre-activation, ``W @ A + b`` (``layer`` counts from 1; a replacement may build each its own)."""
     return W @ A + b
+
+
+def missing_package(package: str, what: str) -> ImportError:
+    """The error for a missing package of the ``course`` extra (scikit-learn, scipy), saying how to install it."""
+    return ImportError(f"{what} needs {package}: pip install {package} "
+                       f'(or, in a tinygraph checkout, pip install -e ".[course]")')
 
 
 class CacheError(tg.TinygraphError, ValueError):

@@ -8,10 +8,12 @@ found by the code search). Each 15,000-iteration run takes about 2.5 s here.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn", reason='the circles are drawn by scikit-learn: pip install "tinygraph[course]"')
+pytest.importorskip("sklearn", reason="scikit-learn draws the circles: the course extra, pip install -e '.[course]'")
 
 from models import initialization as ini  # noqa: E402
 from models.three_layer import accuracy, network, predict_dec  # noqa: E402
@@ -69,6 +71,12 @@ def test_bad_arguments_are_named():
 
 
 # --- the data ---------------------------------------------------------------------------
+
+def test_without_scikit_learn_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"needs scikit-learn: pip install scikit-learn .*-e \"\.\[course\]\""):
+        ini.load_dataset()
+
 
 def test_load_dataset_shapes_and_labels():
     train_X, train_Y, test_X, test_Y = ini.load_dataset()

@@ -9,13 +9,15 @@ epochs: twice that); the whole file takes about 40 s.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-pytest.importorskip("sklearn", reason='the moons are drawn by scikit-learn: pip install "tinygraph[course]"')
+pytest.importorskip("sklearn", reason="scikit-learn draws the moons: the course extra, pip install -e '.[course]'")
 
 from models import optimization as op  # noqa: E402
 from models.three_layer import accuracy, predict_dec  # noqa: E402
@@ -174,6 +176,12 @@ def test_bad_arguments_are_named():
         op.model(X, Y, [2, 5, 2, 1], "rmsprop", num_epochs=1)
     with pytest.raises(ValueError, match="4 sizes"):
         op.model(X, Y, [2, 5, 1], "gd", num_epochs=1)
+
+
+def test_without_scikit_learn_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ImportError, match=r"the moons\) needs scikit-learn: pip install scikit-learn"):
+        op.load_dataset()
 
 
 def test_load_dataset():

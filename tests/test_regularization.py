@@ -8,13 +8,15 @@ public copies of Regularization.ipynb. Each 30,000-iteration run takes about 2-3
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-pytest.importorskip("scipy", reason='the football data are a MATLAB file scipy reads: pip install "tinygraph[course]"')
+pytest.importorskip("scipy", reason="scipy reads the football data: the course extra, pip install -e '.[course]'")
 
 from conftest import REPO_ROOT  # noqa: E402
 
@@ -272,6 +274,12 @@ def test_load_2D_dataset(football):
     assert train_X.shape == (2, 211) and train_Y.shape == (1, 211)
     assert test_X.shape == (2, 200) and test_Y.shape == (1, 200)
     assert train_Y.sum() == 106 and test_Y.sum() == 87
+
+
+def test_without_scipy_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.io", None)
+    with pytest.raises(ImportError, match=r"needs scipy: pip install scipy .*\.\[course\]"):
+        reg.load_2D_dataset(DATA)
 
 
 def test_bad_data_files_are_named(tmp_path):

@@ -53,42 +53,44 @@ class SigmoidCrossEntropy(Op):
         return xp.add.reduce(losses, axis=None) / losses.size
 
     def gradient(self, grad, z, y, *, output):
-        scale = grad / count(z, y)
-        grad_z = SigmoidCrossEntropyGrad()(z, y, scale)  # in the broadcast shape of z and y
-        return grad_z, broadcast_like(-(z * scale), grad_z)
+        grad_z = SigmoidCrossEntropyGrad()(z, y, grad)  # in the broadcast shape of z and y
+        return grad_z, broadcast_like(-(z * (grad / count(z, y))), grad_z)
 
 
 @register
 class SigmoidCrossEntropyGrad(Op):
-    """``(sigmoid(z) - y) · scale``: the gradient of :class:`SigmoidCrossEntropy` for its logits, in one op.
+    """``(sigmoid(z) - y) · grad / n``: the gradient of :class:`SigmoidCrossEntropy` for its logits, in one op.
 
-    ``scale`` is the upstream gradient over the number of elements. Its own
-    gradient is written with graph ops, so the fused loss has second derivatives too.
+    ``grad`` is the upstream gradient and ``n`` the number of elements of the broadcast
+    of ``z`` and ``y`` (the mean's count). Its own gradient is written with graph ops,
+    so the fused loss has second derivatives too.
     """
 
     name = "sigmoid_cross_entropy_grad"
     arity = 3
-    domain = ((-3.0, 3.0), (0.0, 1.0), (-1.0, 1.0))  # logits, labels, scale
+    domain = ((-3.0, 3.0), (0.0, 1.0), (-1.0, 1.0))  # logits, labels, upstream gradient
 
-    def infer_shape(self, z: StaticShape, y: StaticShape, scale: StaticShape) -> StaticShape:
-        return broadcast_static(z, y, scale)
+    def infer_shape(self, z: StaticShape, y: StaticShape, grad: StaticShape) -> StaticShape:
+        return broadcast_static(z, y, grad)
 
-    def forward(self, z, y, scale):
+    def forward(self, z, y, grad):
         # sigmoid as 0.5 + 0.5·tanh(z/2): no overflow for any z, and its absolute error (~1e-16)
         # is all a gradient needs. Worked in place: on a small array a new buffer costs more than the math.
         half = constants(z).half
-        grad = xp.tanh(z * half)
-        grad *= half
-        grad += half
-        grad = grad - y  # not -=: y may be the larger of the two
+        out = xp.tanh(z * half)
+        out *= half
+        out += half
+        out = out - y  # not -=: y may be the larger of the two
+        scale = grad / (out.size if out.size else 1)
         if scale.ndim == 0:  # as the loss's gradient always has it
-            grad *= scale
-            return grad
-        return grad * scale
+            out *= scale
+            return out
+        return out * scale
 
-    def gradient(self, grad, z, y, scale, *, output):
+    def gradient(self, gg, z, y, grad, *, output):
         s = sigmoid(z)
-        return grad * (s * (1 - s)) * scale, -(grad * scale), grad * (s - y)
+        scale = gg * (grad / count(z, y))
+        return scale * (s * (1 - s)), -scale, gg * (s - y) / count(z, y)
 
 
 def sigmoid_cross_entropy(logits: Any, labels: Any) -> Node:

@@ -183,7 +183,7 @@ class Graph:
         entry = self._backwards.get(key)
         if entry is None:
             entry = self._backwards[key] = self._prepare_backward(output, wrt, grad_output is None)
-        program, keys, seed, out_node = entry
+        program, keys, dtypes, seed, out_node = entry
         values = self._slots.values
         if seed is not None:
             values[self._slots.index[seed]] = self._seed_value(out_node, grad_output)
@@ -193,11 +193,11 @@ class Graph:
             results = program(values)
         handed_out = {id(values[self._slots.index[seed]])} if seed is not None else set()
         gradients = {}
-        for node, value in zip(keys, results, strict=True):
+        for node, dtype, value in zip(keys, dtypes, results, strict=True):
             # each an array of its own: not a view, not read-only (a constant), not shared, not the caller's
             if value.__class__ is not ndarray or value.base is not None or not value.flags.writeable \
                     or id(value) in handed_out:
-                value = np.array(value, dtype=self.node(node).dtype)
+                value = np.array(value, dtype=dtype)
             handed_out.add(id(value))
             gradients[node] = value
         return gradients
@@ -219,7 +219,7 @@ class Graph:
             return [rewritten.replacement.get(g, g) for g in grads]
 
     def _prepare_backward(self, output: NodeOrName | None, wrt: tuple | None, default_seed: bool) -> tuple:
-        """The program for one way of calling backward, the result's keys, the seed placeholder (if fed)."""
+        """The program for one way of calling backward, the result's keys and dtypes, the seed placeholder (if fed)."""
         out_node = self.node(output if output is not None else self.outputs[0])
         shape = out_node.shape
         constant_seed = default_seed and shape is not None and None not in shape and int(np.prod(shape)) == 1
@@ -229,7 +229,7 @@ class Graph:
         grads = self._gradient_nodes(output, wrt, seed)
         keys = self.parameters if wrt is None else tuple(self.node(n) if isinstance(n, str) else n for n in wrt)
         given = self._last_known | ({seed} if seed is not None else set())
-        return Program(self._slots, grads, given), keys, seed, out_node
+        return Program(self._slots, grads, given), keys, tuple(g.dtype for g in grads), seed, out_node
 
     def _seed_value(self, out_node: Node, grad_output: Any) -> np.ndarray:
         out_value = self.value(out_node)

@@ -28,6 +28,7 @@ from .run import Program, Slots
 from .shapes import format_shape
 
 NodeOrName = Node | str
+_NOTHING: frozenset = frozenset()
 
 
 @contextlib.contextmanager
@@ -78,6 +79,7 @@ class Graph:
         self._by_name: dict[str, Node | None] = {}
         for n in self.nodes:  # a name shared by two nodes cannot be looked up by name
             self._by_name[n.name] = None if n.name in self._by_name else n
+        self._feed_targets: dict[Any, tuple[Node, int]] = {}  # feed key -> (node, slot)
         self._forwards: dict[frozenset, Program] = {}  # the nodes fed, other than placeholders -> program
         self._backwards: dict[Any, tuple] = {}  # (output, wrt, default seed?, forward) -> program and how to read it
         self._last: Program | None = None  # the last forward's program
@@ -134,25 +136,38 @@ class Graph:
 
     def _feed(self, feeds: Mapping[NodeOrName, Any]) -> tuple[set, frozenset]:
         """Check and store each feed; return the nodes fed, and those of them that are not placeholders."""
-        values, index = self._slots.values, self._slots.index
+        values, targets = self._slots.values, self._feed_targets
         fed: set[Node] = set()
+        others: list[Node] = []
         for key, array in feeds.items():
-            try:
-                node = self.node(key)
-            except (KeyError, TypeError):
-                known = ", ".join(repr(p.name) for p in self.placeholders) or "none"
-                what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
-                raise FeedError(f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}") \
-                    from None
+            try:  # looked up once per key, then one dict get: this runs on every step of a training loop
+                node, slot = targets[key]
+            except KeyError:
+                node, slot = targets[key] = self._feed_target(key)
+            except TypeError:
+                node, slot = self._feed_target(key)
             shape = node.shape
             # An array of the right dtype and shape is taken as it is (dtypes compared by identity: != is slow).
             if (array.__class__ is not ndarray or array.dtype is not node.dtype or shape is None
                     or array.shape != shape and (array.ndim != len(shape) or None not in shape or any(
                         d is not None and d != a for d, a in zip(shape, array.shape, strict=True)))):
                 array = _converted(node, array)
-            values[index[node]] = array
+            values[slot] = array
             fed.add(node)
-        return fed, frozenset(n for n in fed if not isinstance(n, Placeholder))
+            if node.__class__ is not Placeholder:
+                others.append(node)
+        return fed, frozenset(others) if others else _NOTHING
+
+    def _feed_target(self, key: NodeOrName) -> tuple[Node, int]:
+        """The node a feed key names and its slot, or a FeedError saying why there is none."""
+        try:
+            node = self.node(key)
+        except (KeyError, TypeError):
+            known = ", ".join(repr(p.name) for p in self.placeholders) or "none"
+            what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
+            raise FeedError(f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}") \
+                from None
+        return node, self._slots.index[node]
 
     # --- backward ---------------------------------------------------------------
     def backward(

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import inspection, ops
 from .errors import FeedError
 from .files import atomic_write
 from .grad import grad
@@ -197,6 +197,9 @@ class GradcheckReport:
         if self.causes:
             lines += ["", "likely cause"] + [f"  - {cause}" for cause in self.causes]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:  # Jupyter shows the report as tables
+        return inspection.gradcheck_html(self)
 
 
 def _format_index(index: tuple[int, ...]) -> str:
@@ -816,6 +819,9 @@ class StepStudy:
         lines.append(f"  best step {self.best_step:.1e}: relative error {self.best_error:.2e}  "
                      f"(gradcheck's default step is {DEFAULT_STEP:.1e})")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:  # Jupyter shows the study as a table
+        return inspection.step_study_html(self)
 
     def plot(self, path: str | os.PathLike) -> str:
         """Save the curve as an image (needs matplotlib); written atomically. Returns the path."""

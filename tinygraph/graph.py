@@ -282,6 +282,13 @@ class Graph:
         """Graphviz DOT text of the graph, shapes on the edges (render it with ``dot -Tsvg``)."""
         return inspection.to_dot(self)
 
+    def draw(self) -> inspection.Drawing:
+        """The graph as SVG drawn by Graphviz's ``dot`` (a picture in Jupyter); a clear error without Graphviz."""
+        return inspection.draw(self)
+
+    def _repr_html_(self) -> str:  # Jupyter shows a graph as its summary table and its drawing
+        return inspection.notebook_html(self)
+
 
 def _converted(node: Node, feed: Any) -> np.ndarray:
     """``feed`` as an array of the node's dtype, or a FeedError saying why it cannot be one."""

@@ -1,18 +1,26 @@
-"""Seeing a graph: a text table of its nodes, and Graphviz DOT text.
+"""Seeing a graph: a table of its nodes (text or HTML), Graphviz DOT text, an SVG drawing.
 
 ``str(g)`` / ``g.summary()`` list the nodes in the order they run, with op,
-static shape, dtype and parameter counts. ``g.to_dot()`` returns DOT text
-(nodes, and one edge per input labelled with the shape it carries) to render
-with any Graphviz tool, e.g. ``tinygraph graph | dot -Tsvg > graph.svg``;
-producing it needs no Graphviz install.
+static shape, dtype and parameter counts; :func:`summary_html` is the same
+table for a notebook. ``g.to_dot()`` returns DOT text (nodes, and one edge per
+input labelled with the shape it carries) to render with any Graphviz tool,
+e.g. ``tinygraph graph | dot -Tsvg > graph.svg``; producing it needs no
+Graphviz install. :func:`draw` runs Graphviz's ``dot`` for you and returns the
+SVG, which Jupyter shows as a picture; without Graphviz it raises
+:class:`GraphvizError` saying how to install it. :func:`gradcheck_html` and
+:func:`step_study_html` render the gradient-checking reports as HTML tables.
 """
 
 from __future__ import annotations
 
+import html
+import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import TinygraphError
 from .node import Constant, Node, Parameter, Placeholder
 from .shapes import format_shape
 
@@ -32,8 +40,8 @@ def text_table(rows: Sequence[Sequence[object]], indent: str = "") -> list[str]:
     return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 
-def summary(graph: Graph) -> str:
-    """The graph as a table: one row per node in run order, then the totals and the rewrites applied."""
+def _summary_parts(graph: Graph) -> tuple[str, list[tuple[str, ...]], str | None]:
+    """What both summaries show: the headline, the rows (the first one the header), the rewrites line."""
     outputs = set(graph.run_outputs)  # the nodes computing the outputs, after rewrites
     rows = [("#", "node", "op", "shape", "dtype", "params", "inputs")]
     for k, node in enumerate(graph.nodes):
@@ -43,16 +51,80 @@ def summary(graph: Graph) -> str:
                      ", ".join(i.name for i in node.inputs)))
     trainable = sum(p.value.size for p in graph.parameters)
     ops = sum(node.op is not None for node in graph.nodes)
-    lines = [
+    headline = (
         f"Graph of {', '.join(o.name for o in graph.outputs)}: {len(graph.nodes)} nodes ({ops} ops), "
         f"{len(graph.parameters)} parameter{'' if len(graph.parameters) == 1 else 's'} holding {trainable:,} values"
-    ]
-    lines += text_table(rows)
+    )
     applied = Counter(name for name, _, _ in graph.rewrites_applied)
+    rewrites = None
     if applied:
         done = ", ".join(f"{name} ×{count}" for name, count in applied.items())
-        lines.append(f"rewrites applied: {done} (switch one off with tg.Graph(..., disable=(name,)))")
-    return "\n".join(lines)
+        rewrites = f"rewrites applied: {done} (switch one off with tg.Graph(..., disable=(name,)))"
+    return headline, rows, rewrites
+
+
+def summary(graph: Graph) -> str:
+    """The graph as a table: one row per node in run order, then the totals and the rewrites applied."""
+    headline, rows, rewrites = _summary_parts(graph)
+    return "\n".join([headline, *text_table(rows), *([rewrites] if rewrites else [])])
+
+
+# --- HTML, for notebooks -----------------------------------------------------------------
+
+def html_table(rows: Sequence[Sequence[object]], caption: str | None = None) -> str:
+    """Rows (the first one the header) as an HTML table, every cell escaped; ``caption`` above it."""
+    def cells(row: Sequence[object], tag: str) -> str:
+        return "".join(f'<{tag} style="text-align:left">{html.escape(str(cell))}</{tag}>' for cell in row)
+
+    head = f"<caption style=\"text-align:left\">{html.escape(caption)}</caption>" if caption else ""
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows[1:])
+    return f"<table>{head}<thead><tr>{cells(rows[0], 'th')}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def summary_html(graph: Graph) -> str:
+    """:func:`summary` as HTML: the headline as the caption, one table row per node, the rewrites below."""
+    headline, rows, rewrites = _summary_parts(graph)
+    return html_table(rows, headline) + (f"<p>{html.escape(rewrites)}</p>" if rewrites else "")
+
+
+def _paragraph(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def gradcheck_html(report: Any) -> str:
+    """A :class:`tinygraph.GradcheckReport` as HTML: the verdict, the per-node table, the worst elements, causes."""
+    verdict = "passed" if report.ok else "FAILED"
+    colour = "#1a7f37" if report.ok else "#cf222e"
+    parts = [
+        f'<p><b style="color:{colour}">gradcheck {verdict}</b> (mode {html.escape(report.mode)}, '
+        f"order {report.order}): relative error ‖a−n‖ / (‖a‖ + ‖n‖) = {report.relative_error:.2e}, "
+        f"max |a−n| = {report.max_abs_error:.2e}; {report.forward_runs} forward runs, "
+        f"{report.backward_runs} backward, {report.seconds:.3g} s</p>",
+        html_table([("node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|")]
+                   + [(n.name, format_shape(n.shape), f"{n.checked} {n.unit}", n.failed, n.kinks,
+                       f"{n.relative_error:.2e}", f"{n.max_abs_error:.2e}") for n in report.nodes]),
+    ]
+    if report.worst:
+        parts.append(html_table(
+            [("node", "index", "analytic", "numeric", "|a-n|", "within tolerance")]
+            + [(e.node, str(e.index), f"{e.analytic:.6e}", f"{e.numeric:.6e}", f"{e.abs_error:.2e}",
+                "yes" if e.ok else "no") for e in report.worst],
+            "worst elements"))
+    if report.kinks:
+        parts.append(_paragraph(f"{len(report.kinks)} perturbation(s) crossed a kink; not counted as errors"))
+    if report.causes:
+        parts.append("<p>likely cause</p><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in report.causes)
+                     + "</ul>")
+    return "".join(parts)
+
+
+def step_study_html(study: Any) -> str:
+    """A :class:`tinygraph.gradcheck.StepStudy` as an HTML table of error against step, the best step marked."""
+    rows = [("step", "rel. error", "max |a-n|", "")]
+    rows += [(f"{h:.1e}", f"{e:.2e}", f"{m:.2e}", "best" if h == study.best_step else "")
+             for h, e, m in zip(study.steps, study.errors, study.max_abs_errors, strict=True)]
+    return html_table(rows, f"step study: best step {study.best_step:.1e}, relative error {study.best_error:.2e} "
+                            f"({study.forward_runs} forward runs, {study.seconds:.3g} s)")
 
 
 def _quote(text: str) -> str:
@@ -93,3 +165,56 @@ def to_dot(graph: Graph, name: str = "tinygraph") -> str:
             lines.append(f"  n{slot[i]} -> n{slot[node]} [label={_quote(format_shape(i.shape))}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+# --- drawing with Graphviz ----------------------------------------------------------------
+
+class GraphvizError(TinygraphError, RuntimeError):
+    """Graphviz's ``dot`` is not installed, or it could not draw the graph."""
+
+
+class Drawing(str):
+    """SVG text that Jupyter shows as a picture (``_repr_svg_``); otherwise an ordinary string."""
+
+    def _repr_svg_(self) -> str:
+        return str(self)
+
+
+DOT_TIMEOUT = 60  # seconds: a graph of thousands of nodes lays out in a few; a hung dot should not hang a notebook
+
+
+def graphviz_available() -> bool:
+    """Is Graphviz's ``dot`` on ``PATH``?"""
+    return shutil.which("dot") is not None
+
+
+def draw(graph: Graph) -> Drawing:
+    """The graph drawn by Graphviz's ``dot`` from :func:`to_dot`: SVG text, shown as a picture in Jupyter.
+
+    Raises :class:`GraphvizError` when ``dot`` is not on ``PATH`` (saying how to install it) or fails.
+    """
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizError(
+            "drawing a graph needs Graphviz's `dot` program on PATH, and it was not found: install Graphviz "
+            "(apt-get install graphviz, brew install graphviz or conda install graphviz; the pip package "
+            "'graphviz' alone does not bring the program). g.to_dot() gives the DOT text without it.")
+    try:
+        done = subprocess.run([dot, "-Tsvg"], input=to_dot(graph), capture_output=True, text=True,
+                              timeout=DOT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise GraphvizError(f"Graphviz's dot ({dot}) could not draw the graph: {error}") from None
+    if done.returncode != 0:
+        raise GraphvizError(f"Graphviz's dot ({dot}) failed with exit status {done.returncode}: "
+                            f"{done.stderr.strip() or 'no message'}")
+    svg = done.stdout
+    return Drawing(svg[svg.find("<svg"):] if "<svg" in svg else svg)  # without the XML prolog: it embeds in HTML
+
+
+def notebook_html(graph: Graph) -> str:
+    """How Jupyter shows a graph: the summary table, then the drawing, or a line saying why there is none."""
+    try:
+        picture = draw(graph)
+    except GraphvizError as error:
+        picture = _paragraph(f"(no drawing: {error})")
+    return summary_html(graph) + picture

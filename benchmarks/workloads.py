@@ -120,17 +120,37 @@ class MinibatchWorkload(Workload):
         return Data(X.astype(dtype), Y.astype(dtype), params, batch_size=self.batch_size)
 
 
+@dataclass
+class ConvWorkload(Workload):
+    """A 3×3 convolution layer's training step: ``relu(conv2d(X, W, padding=1) + b)`` against a target,
+    mean squared error, in the course's layout (``X (m, H, W, C)``, ``W (3, 3, C, C_out)``)."""
+
+    size: int = 32
+    channels_out: int = 16
+
+    def data(self, dtype: np.dtype, seed: int = 0) -> Data:
+        """Random images and targets, He-initialised filters, zero biases."""
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((self.examples, self.size, self.size, self.features)).astype(dtype)
+        Y = rng.standard_normal((self.examples, self.size, self.size, self.channels_out)).astype(dtype)
+        W = rng.standard_normal((3, 3, self.features, self.channels_out)) * np.sqrt(2 / (9 * self.features))
+        return Data(X, Y, {"W": W.astype(dtype), "b": np.zeros(self.channels_out, dtype)})
+
+
 def workloads(quick: bool = False) -> tuple[Workload, ...]:
     """The issue's workloads; ``quick`` shrinks the cat-sized ones for a smoke run (the moons net is small)."""
     features = 64 if quick else 12288
     examples = 20 if quick else 209
     moons_net = dict(features=2, examples=300, peers=False)
+    side = 8 if quick else 32
     return (
         Workload("cat", f"cat logistic regression, X ({features}, {examples})", "logistic", features, examples),
         Workload("tiny", "tiny logistic regression, X (20, 64)", "logistic", 20, 64),
         Workload("net", f"2-layer net {features} → 7 (relu) → 1 (sigmoid)", "two_layer", features, examples, 7),
         MinibatchWorkload("moons-gd", "moons 2-5-2-1, mini-batch 64, GD", "minibatch_gd", **moons_net),
         MinibatchWorkload("moons-adam", "moons 2-5-2-1, mini-batch 64, Adam", "minibatch_adam", **moons_net),
+        ConvWorkload("conv", f"3×3 conv layer, X ({8 if quick else 64}, {side}, {side}, 16) → 16, relu, MSE",
+                     "conv", features=16, examples=8 if quick else 64, peers=False, size=side),
     )
 
 
@@ -259,6 +279,36 @@ def numpy_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RAT
     return Implementation(step, reset, lambda: p)
 
 
+def numpy_conv(data: Data, lr: float = LEARNING_RATE) -> Implementation:
+    """The conv layer by hand, as one writes it with im2col: the windows copied into a matrix, one
+    matrix product forward, one for the filters' gradient."""
+    X, Y = data.X, data.Y
+    p = _copy_params(data)
+    m, H, W_, C = X.shape
+    f = p["W"].shape[0]
+
+    def reset() -> None:
+        for name, value in data.params.items():
+            p[name][...] = value
+
+    def step() -> None:
+        W, b = p["W"], p["b"]
+        padded = np.pad(X, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (f, f), axis=(1, 2))  # (m, H, W, C, f, f)
+        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(m * H * W_, f * f * C)  # im2col
+        Z = cols @ W.reshape(f * f * C, -1) + b
+        A = np.maximum(Z, 0)
+        diff = A - Y.reshape(A.shape)
+        cost = np.mean(diff * diff)  # noqa: F841 (a training step computes it)
+        dZ = (2 / diff.size) * diff * (Z > 0)
+        dW = (cols.T @ dZ).reshape(W.shape)
+        db = dZ.sum(axis=0)
+        W -= lr * dW
+        b -= lr * db
+
+    return Implementation(step, reset, lambda: p)
+
+
 def matvec_floor(data: Data) -> Implementation:
     """The least any logistic-regression step must do: one pass over X each way (wᵀX, then X dZᵀ)."""
     X = data.X
@@ -357,9 +407,20 @@ def tinygraph_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING
     return Implementation(step, reset, lambda: {name: node.value for name, node in params.items()})
 
 
+def tinygraph_conv(data: Data, lr: float = LEARNING_RATE) -> Implementation:
+    """The same layer as tinygraph nodes: ``tg.conv2d``, ``tg.relu``, a mean of squares."""
+    X = tg.placeholder((None,) + data.X.shape[1:], name="X", dtype=data.dtype)
+    Y = tg.placeholder((None,) + data.Y.shape[1:], name="Y", dtype=data.dtype)
+    params = {name: tg.parameter(value.copy(), name=name) for name, value in data.params.items()}
+    A = tg.relu(tg.conv2d(X, params["W"], padding=1) + params["b"])
+    graph = tg.Graph(tg.mean(tg.square(A - Y)))
+    return tinygraph_training(graph, params, {X: data.X, Y: data.Y}, data, lr)
+
+
 IMPLEMENTATIONS: dict[str, dict[str, Callable[[Data], Implementation]]] = {
     "logistic": {"numpy": numpy_logistic, "tinygraph": tinygraph_logistic},
     "two_layer": {"numpy": numpy_two_layer, "tinygraph": tinygraph_two_layer},
+    "conv": {"numpy": numpy_conv, "tinygraph": tinygraph_conv},
     **{f"minibatch_{rule}": {"numpy": functools.partial(numpy_minibatch, optimizer=rule),
                              "tinygraph": functools.partial(tinygraph_minibatch, optimizer=rule)}
        for rule in ("gd", "adam")},

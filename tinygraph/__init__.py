@@ -19,8 +19,8 @@ be differentiated again.
 from .anomaly import AnomalyError, detect_anomaly
 from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
 from .fusion import affine, sigmoid_cross_entropy  # after rewrite: its passes run after the built-in ones
-from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
 from .grad import grad
+from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
 from .graph import Graph
 from .node import Constant, Node, Parameter, Placeholder, constant, parameter, placeholder, topological_order
 from .op import Op
@@ -28,24 +28,58 @@ from .ops import (
     OPS,
     abs,
     add,
+    argmax,
+    avg_pool2d,
+    broadcast_to,
+    clip,
+    concat,
+    conv2d,
+    cos,
     div,
+    dropout,
+    equal,
     exp,
+    expand_dims,
+    greater,
+    greater_equal,
+    index,
+    is_training,
+    leaky_relu,
+    less,
+    less_equal,
     log,
+    log_softmax,
+    logsumexp,
     matmul,
+    max,
+    max_pool2d,
+    maximum,
     mean,
+    min,
+    minimum,
     mul,
     neg,
+    pad,
     power,
     register,
     relu,
     reshape,
     sigmoid,
+    sin,
     softmax,
     softplus,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    std,
     sub,
     sum,
     tanh,
+    training,
     transpose,
+    var,
+    where,
 )
 from .rewrite import REWRITES, register_rewrite
 from . import data, init, nn, optim  # noqa: E402  (the training toolkit, built on the names above)
@@ -60,4 +94,8 @@ __all__ = [
     "gradcheck", "GradcheckReport", "step_study", "StepStudy",
     "abs", "add", "affine", "div", "exp", "log", "matmul", "mean", "mul", "neg", "power", "relu",
     "reshape", "sigmoid", "sigmoid_cross_entropy", "softmax", "softplus", "sub", "sum", "tanh", "transpose",
+    "argmax", "clip", "cos", "equal", "expand_dims", "greater", "greater_equal", "leaky_relu", "less", "less_equal",
+    "log_softmax", "logsumexp", "max", "maximum", "min", "minimum", "sin", "sqrt", "square", "squeeze", "std",
+    "var", "where", "avg_pool2d", "broadcast_to", "concat", "conv2d", "dropout", "index", "is_training",
+    "max_pool2d", "pad", "stack", "training",
 ]

@@ -100,7 +100,8 @@ def _away_from_kinks(x: np.ndarray, kinks: Sequence[float], margin: float = KINK
     x = np.array(x, dtype=np.float64)
     for kink in kinks:
         near = np.abs(x - kink) < margin
-        x[near] = np.where(x[near] >= kink, kink + margin, kink - margin)
+        # one step past kink ± margin: for a kink other than 0, kink + margin rounds to nearer than margin
+        x[near] = np.where(x[near] >= kink, np.nextafter(kink + margin, np.inf), np.nextafter(kink - margin, -np.inf))
     return x
 
 
@@ -173,7 +174,22 @@ def upstream_gradients(shape: Any) -> st.SearchStrategy[np.ndarray]:
 def op_inputs(draw: Any, op: Op, max_dims: int = 3, max_side: int = MAX_SIDE) -> tuple[np.ndarray, ...]:
     """Inputs for ``op``: compatible shapes, each input inside its domain and away from the op's kinks."""
     found = draw(input_shapes(op, max_dims=max_dims, max_side=max_side))
-    return tuple(draw(arrays_in(shape, domain_of(op, i), op.kinks)) for i, shape in enumerate(found))
+    inputs = tuple(draw(arrays_in(shape, domain_of(op, i), op.kinks)) for i, shape in enumerate(found))
+    return _spread_ties(op, inputs) if getattr(op, "distinct_inputs", False) else inputs
+
+
+def _spread_ties(op: Op, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """For an op whose ties are kinks (``max``, ``maximum``; ``distinct_inputs = True``): the
+    inputs' values, in the order drawn, replaced by evenly spaced ones across the shared domain,
+    so no two elements (of any input) are nearer than a finite-difference step could cross."""
+    low = max(domain_of(op, i)[0] for i in range(len(inputs)))
+    high = min(domain_of(op, i)[1] for i in range(len(inputs)))
+    flat = np.concatenate([x.ravel() for x in inputs]) if inputs else np.zeros(0)
+    ranks = np.empty(flat.size)
+    ranks[np.argsort(flat, kind="stable")] = np.arange(flat.size)
+    spread = _away_from_kinks(low + (high - low) * (ranks + 0.5) / max(flat.size, 1), op.kinks)
+    sizes = np.cumsum([0] + [x.size for x in inputs])
+    return tuple(spread[a:b].reshape(x.shape) for a, b, x in zip(sizes[:-1], sizes[1:], inputs, strict=True))
 
 
 # --- the one-call check -------------------------------------------------------------------

@@ -204,6 +204,170 @@ class Sign(Elementwise):
         return xp.sign(x)
 
 
+@register
+class Sqrt(Elementwise):
+    domain = (0.2, 3.0)  # away from the infinite slope at 0
+
+    def forward(self, x):
+        return xp.sqrt(x)
+
+    def gradient(self, grad, x, *, output):
+        return (grad / (2 * output),)
+
+
+@register
+class Square(Elementwise):
+    def forward(self, x):
+        return xp.square(x)
+
+    def gradient(self, grad, x, *, output):
+        return (grad * (2 * x),)
+
+
+@register
+class Sin(Elementwise):
+    def forward(self, x):
+        return xp.sin(x)
+
+    def gradient(self, grad, x, *, output):
+        return (grad * cos(x),)
+
+
+@register
+class Cos(Elementwise):
+    def forward(self, x):
+        return xp.cos(x)
+
+    def gradient(self, grad, x, *, output):
+        return (-(grad * sin(x)),)
+
+
+@register
+class LeakyRelu(Elementwise):
+    """``x`` where positive, ``slope · x`` elsewhere."""
+
+    name = "leaky_relu"
+    kinks = (0.0,)
+
+    def __init__(self, slope: float = 0.01):
+        if isinstance(slope, Node) or not xp.isscalar(slope):
+            raise TypeError(f"leaky_relu needs a constant number as slope, got {slope!r}")
+        self.slope = float(slope)
+
+    @classmethod
+    def examples(cls):
+        return (cls(), cls(0.2))
+
+    def params(self) -> dict:
+        return {"slope": self.slope}
+
+    def forward(self, x):
+        return xp.where(x > 0, x, x * xp.asarray(self.slope, dtype=x.dtype))
+
+    def gradient(self, grad, x, *, output):
+        return (grad * (self.slope + (1 - self.slope) * greater(x, 0.0)),)
+
+
+@register
+class Clip(Elementwise):
+    """``x`` limited to ``[lo, hi]`` (constants; ``None`` for no limit), as numpy's clip.
+
+    The gradient passes where ``lo < x < hi`` and is 0 outside (at the limits themselves too).
+    """
+
+    def __init__(self, lo: float | None, hi: float | None):
+        for bound in (lo, hi):
+            if bound is not None and (isinstance(bound, Node) or not xp.isscalar(bound)):
+                raise TypeError(f"clip needs constant numbers (or None) as limits, got {bound!r}")
+        if lo is None and hi is None:
+            raise ValueError("clip needs at least one of lo and hi")
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(f"clip: lo={lo!r} is above hi={hi!r}")
+        self.lo, self.hi = lo, hi
+        self.kinks = tuple(float(b) for b in (lo, hi) if b is not None)
+
+    @classmethod
+    def examples(cls):
+        return (cls(-1.0, 1.0), cls(None, 0.5), cls(-0.5, None))
+
+    def params(self) -> dict:
+        return {"lo": self.lo, "hi": self.hi}
+
+    def forward(self, x):
+        return xp.clip(x, self.lo, self.hi)
+
+    def gradient(self, grad, x, *, output):
+        inside = grad
+        if self.lo is not None:
+            inside = inside * greater(x, self.lo)
+        if self.hi is not None:
+            inside = inside * less(x, self.hi)
+        return (inside,)
+
+
+class Extremum(Broadcasting):
+    """Base of ``maximum`` and ``minimum``. At a tie the gradient goes to ``a``, the first input.
+
+    Property tests draw the inputs apart (``distinct_inputs``): a tie is a kink.
+    """
+
+    distinct_inputs = True
+
+    @staticmethod
+    def wins(a: Node, b: Node) -> Node:
+        """1 where ``a`` is the one taken (ties included), else 0."""
+        raise NotImplementedError
+
+    def gradient(self, grad, a, b, *, output):
+        wins = self.wins(a, b)
+        return grad * wins, grad * (1 - wins)
+
+
+@register
+class Maximum(Extremum):
+    def forward(self, a, b):
+        return xp.maximum(a, b)
+
+    @staticmethod
+    def wins(a, b):
+        return greater_equal(a, b)
+
+
+@register
+class Minimum(Extremum):
+    def forward(self, a, b):
+        return xp.minimum(a, b)
+
+    @staticmethod
+    def wins(a, b):
+        return less_equal(a, b)
+
+
+@register
+class Where(Op):
+    """``a`` where ``cond`` is nonzero, else ``b`` (numpy's where, broadcasting all three).
+
+    ``cond`` gets no gradient: it selects, as a mask from a comparison does.
+    """
+
+    arity = 3
+    domain = ((-1.0, 1.0), (-2.0, 2.0), (-2.0, 2.0))
+    kinks = (0.0,)  # where cond turns from false (0) to true
+
+    def infer_shape(self, cond: StaticShape, a: StaticShape, b: StaticShape) -> StaticShape:
+        return broadcast_static(cond, a, b)
+
+    def infer_dtype(self, cond, a, b):
+        return xp.result_type(a, b)
+
+    def forward(self, cond, a, b):
+        return xp.where(cond, a, b)
+
+    def gradient(self, grad, cond, a, b, *, output):
+        zero = constants(grad).zero
+        return None, where(cond, grad, zero), where(cond, zero, grad)
+
+
 # --- comparisons: 0/1 floats, usable as masks, no gradient -------------------------------
 
 class Comparison(Broadcasting):
@@ -218,6 +382,28 @@ class Comparison(Broadcasting):
 @register
 class Greater(Comparison):
     compare = xp.greater
+
+
+@register
+class GreaterEqual(Comparison):
+    name = "greater_equal"
+    compare = xp.greater_equal
+
+
+@register
+class Less(Comparison):
+    compare = xp.less
+
+
+@register
+class LessEqual(Comparison):
+    name = "less_equal"
+    compare = xp.less_equal
+
+
+@register
+class Equal(Comparison):
+    compare = xp.equal
 
 
 # --- the functional API ------------------------------------------------------------------
@@ -295,3 +481,68 @@ def sign(x: Any) -> Node:
 def greater(a: Any, b: Any) -> Node:
     """1.0 where ``a > b``, else 0.0 (a mask; no gradient)."""
     return Greater()(a, b)
+
+
+def greater_equal(a: Any, b: Any) -> Node:
+    """1.0 where ``a >= b``, else 0.0 (a mask; no gradient)."""
+    return GreaterEqual()(a, b)
+
+
+def less(a: Any, b: Any) -> Node:
+    """1.0 where ``a < b``, else 0.0 (a mask; no gradient)."""
+    return Less()(a, b)
+
+
+def less_equal(a: Any, b: Any) -> Node:
+    """1.0 where ``a <= b``, else 0.0 (a mask; no gradient)."""
+    return LessEqual()(a, b)
+
+
+def equal(a: Any, b: Any) -> Node:
+    """1.0 where ``a == b``, else 0.0 (a mask; no gradient)."""
+    return Equal()(a, b)
+
+
+def sqrt(x: Any) -> Node:
+    """Square root, element-wise."""
+    return Sqrt()(x)
+
+
+def square(x: Any) -> Node:
+    """``x * x``, element-wise."""
+    return Square()(x)
+
+
+def sin(x: Any) -> Node:
+    """Sine, element-wise."""
+    return Sin()(x)
+
+
+def cos(x: Any) -> Node:
+    """Cosine, element-wise."""
+    return Cos()(x)
+
+
+def leaky_relu(x: Any, slope: float = 0.01) -> Node:
+    """``x`` where positive, ``slope · x`` elsewhere."""
+    return LeakyRelu(slope)(x)
+
+
+def clip(x: Any, lo: float | None, hi: float | None) -> Node:
+    """``x`` limited to ``[lo, hi]`` (``None``: no limit on that side)."""
+    return Clip(lo, hi)(x)
+
+
+def maximum(a: Any, b: Any) -> Node:
+    """The larger of ``a`` and ``b``, element-wise with broadcasting (a tie's gradient goes to ``a``)."""
+    return Maximum()(a, b)
+
+
+def minimum(a: Any, b: Any) -> Node:
+    """The smaller of ``a`` and ``b``, element-wise with broadcasting (a tie's gradient goes to ``a``)."""
+    return Minimum()(a, b)
+
+
+def where(cond: Any, a: Any, b: Any) -> Node:
+    """``a`` where ``cond`` is nonzero, else ``b``, with broadcasting; ``cond`` gets no gradient."""
+    return Where()(cond, a, b)

@@ -223,6 +223,8 @@ class SumToShape(Op):
         return self.shape
 
     def forward(self, x):
+        if not self.shape:  # down to a scalar: over all axes at once, much cheaper than naming them
+            return xp.add.reduce(x, axis=None)
         return xp.add.reduce(x, axis=self.axes).reshape(self.shape)
 
     def gradient(self, grad, x, *, output):
@@ -319,6 +321,38 @@ class Squeeze(Op):
 
 
 @register
+class BroadcastTo(Op):
+    """``x`` broadcast to a fixed ``shape`` (a read-only view), as numpy's broadcast_to."""
+
+    name = "broadcast_to"
+    arity = 1
+    domain = (-2.0, 2.0)
+    signature = "(3,1)->()"  # for tests: broadcasts to the example's (2, 3, 4)
+
+    def __init__(self, shape: Sequence[int]):
+        self.shape = (int(shape),) if isinstance(shape, int) else tuple(int(d) for d in shape)
+        if any(d < 0 for d in self.shape):
+            raise ValueError(f"broadcast_to: bad target shape {shape!r}")
+
+    @classmethod
+    def examples(cls):
+        return (cls((2, 3, 4)), cls((3, 2)))
+
+    def params(self) -> dict:
+        return {"shape": self.shape}
+
+    def infer_shape(self, shape: StaticShape) -> StaticShape:
+        _check_broadcasts(shape, self.shape)
+        return self.shape
+
+    def forward(self, x):
+        return xp.broadcast_to(x, self.shape)
+
+    def gradient(self, grad, x, *, output):
+        return (sum_to(grad, x),)
+
+
+@register
 class ZerosLike(Op):
     """Zeros of ``x``'s shape and dtype: the gradient of a node that does not reach the output."""
 
@@ -390,6 +424,11 @@ def sum_to(x: Any, like: Node) -> Node:
         return sum_to_shape(x, like.shape)
     except ValueError:
         return SumTo()(x, like)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Node:
+    """``x`` broadcast to ``shape`` (numpy's broadcasting rules); its gradient sums back down."""
+    return BroadcastTo(shape)(x)
 
 
 def expand_dims(x: Any, axis: int | Sequence[int]) -> Node:

@@ -167,6 +167,14 @@ def test_a_fed_node_with_a_wrong_shape_is_named():
         g.forward({hidden: np.ones((3, 1))})
 
 
+def test_a_constant_cannot_be_fed():
+    c = tg.constant(np.ones(2), name="c")
+    g = tg.Graph(tg.sum(c * 2.0), rewrites=False)
+    with pytest.raises(tg.FeedError, match="constant 'c' cannot be fed"):
+        g.forward({c: np.zeros(2)})
+    assert g.forward() == 4.0
+
+
 # --- one executor -----------------------------------------------------------------------------------
 
 @given(arrays_in((3, 4)), arrays_in((4, 2)))

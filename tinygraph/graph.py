@@ -22,7 +22,7 @@ from . import anomaly, inspection
 from .backend import ndarray
 from .errors import FeedError, GradientError
 from .grad import grad
-from .node import Node, Parameter, Placeholder, topological_order
+from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .rewrite import rewrite
 from .run import Program, Slots
 from .shapes import format_shape
@@ -167,6 +167,8 @@ class Graph:
             what = "ambiguous" if isinstance(key, str) and key in self._by_name else "unknown"
             raise FeedError(f"{what} feed {getattr(key, 'name', key)!r}: this graph's placeholders are {known}") \
                 from None
+        if isinstance(node, Constant):  # its slot holds its value for every run: a feed would outlive the run
+            raise FeedError(f"constant {node.name!r} cannot be fed; make it a placeholder to feed it")
         return node, self._slots.index[node]
 
     # --- backward ---------------------------------------------------------------

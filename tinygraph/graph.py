@@ -83,7 +83,6 @@ class Graph:
         self._forwards: dict[frozenset, Program] = {}  # the nodes fed, other than placeholders -> program
         self._backwards: dict[Any, tuple] = {}  # (output, wrt, default seed?, forward) -> program and how to read it
         self._last: Program | None = None  # the last forward's program
-        self._last_known: frozenset = frozenset()  # the nodes the last forward gave values to
 
     # --- looking things up ----------------------------------------------------
     def _computing(self, node: Node) -> Node:
@@ -130,8 +129,7 @@ class Graph:
             results = anomaly.run_checked(program, self._slots.values, "forward")
         else:
             results = program(self._slots.values)
-        if program is not self._last:
-            self._last, self._last_known = program, frozenset(topological_order(self.run_outputs, others)) | others
+        self._last = program
         return results[0] if self._single else results
 
     def _feed(self, feeds: Mapping[NodeOrName, Any]) -> tuple[set, frozenset]:
@@ -245,7 +243,7 @@ class Graph:
             self._slots.add([seed])
         grads = self._gradient_nodes(output, wrt, seed)
         keys = self.parameters if wrt is None else tuple(self.node(n) if isinstance(n, str) else n for n in wrt)
-        given = self._last_known | ({seed} if seed is not None else set())
+        given = self._last.known | ({seed} if seed is not None else set())
         return Program(self._slots, grads, given), keys, tuple(g.dtype for g in grads), seed, out_node
 
     def _seed_value(self, out_node: Node, grad_output: Any) -> np.ndarray:

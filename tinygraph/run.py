@@ -117,6 +117,7 @@ class Program:
         self.slots = slots
         self.outputs = tuple(outputs)
         self.output_slots = tuple(slot[o] for o in outputs)
+        self.known = frozenset(order) | frozenset(given)  # the nodes holding values after a run
         self.needs = tuple(n for n in order if isinstance(n, Placeholder))
         self.loads = tuple((slot[n], n) for n in order if isinstance(n, Parameter))
         self.steps = tuple(

@@ -60,3 +60,14 @@ def test_every_python_block_runs_as_written_and_prints_what_is_shown(index, tmp_
     assert run.returncode == 0, f"block {index} ({first_line!r}) fails as written:\n{run.stderr}"
     if shown is not None:
         assert normalized(run.stdout) == normalized(shown), f"block {index} ({first_line!r}) prints:\n{run.stdout}"
+
+
+def test_the_readme_op_table_and_the_registry_agree():
+    """Every registered op is in the README's table, and every name the table lists is in tg.OPS or tg."""
+    import tinygraph as tg
+
+    table = README[README.index("  | family | ops |"):README.index("  Each op is one small class")]
+    listed = set(re.findall(r"`([a-z_0-9 ]+)`", table))
+    names = {name for group in listed for name in group.split()}
+    assert set(tg.OPS) - names == set(), "registered ops the README does not list"
+    assert {n for n in names if n not in tg.OPS and not hasattr(tg, n)} == set(), "listed names tinygraph lacks"

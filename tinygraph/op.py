@@ -62,6 +62,11 @@ class Op:
             for an op like dropout.
         differentiable: ``False`` for an op with no gradient at all (comparisons):
             its rule gives ``None`` for every input.
+        distinct_inputs: ``True`` for an op whose ties are kinks (``max``, ``maximum``):
+            property tests then draw its input values apart, which ``kinks`` cannot say.
+        reproducible: does running it twice on the same inputs give the same value?
+            (``pure`` by default; a seeded dropout mask is impure but reproducible.)
+            Gradient checking refuses a graph with an op that is not.
 
     An op whose constructor takes arguments overrides :meth:`params` (what tells
     two instances apart) and :meth:`examples` (the instances property tests check).
@@ -74,6 +79,12 @@ class Op:
     signature: ClassVar[str | None] = None
     pure: ClassVar[bool] = True
     differentiable: ClassVar[bool] = True
+    distinct_inputs: ClassVar[bool] = False
+
+    @property
+    def reproducible(self) -> bool:
+        """Does a second run on the same inputs give the same value? (see the class docstring)"""
+        return self.pure
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

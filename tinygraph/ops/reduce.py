@@ -197,41 +197,8 @@ class Std(Var):
         return (scale * centred,)
 
 
-@register
-class LogSoftmax(Op):
-    """``x - logsumexp(x)`` along ``axis``: the log of softmax, finite for logits of any size."""
-
-    name = "log_softmax"
-    arity = 1
-    domain = (-2.0, 2.0)
-    signature = "(n)->(n)"
-
-    def __init__(self, axis: int = -1):
-        self.axis = int(axis)
-
-    @classmethod
-    def examples(cls):
-        return (cls(), cls(axis=0))
-
-    def params(self) -> dict:
-        return {"axis": self.axis}
-
-    def infer_shape(self, shape: StaticShape) -> StaticShape:
-        if shape is not None:
-            normalize_axis(self.axis, len(shape))
-        return shape
-
-    def forward(self, x):
-        shifted = x - xp.max(x, axis=self.axis, keepdims=True)
-        return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=self.axis, keepdims=True))
-
-    def gradient(self, grad, x, *, output):
-        return (grad - exp(output) * sum(grad, axis=self.axis, keepdims=True),)
-
-
-@register
-class Softmax(Op):
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so large inputs cannot overflow."""
+class AlongAxis(Op):
+    """Base of softmax and log_softmax: one input, normalised along ``axis``, shape unchanged."""
 
     arity = 1
     domain = (-2.0, 2.0)
@@ -251,6 +218,25 @@ class Softmax(Op):
         if shape is not None:
             normalize_axis(self.axis, len(shape))
         return shape
+
+
+@register
+class LogSoftmax(AlongAxis):
+    """``x - logsumexp(x)`` along ``axis``: the log of softmax, finite for logits of any size."""
+
+    name = "log_softmax"
+
+    def forward(self, x):
+        shifted = x - xp.max(x, axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.add.reduce(xp.exp(shifted), axis=self.axis, keepdims=True))
+
+    def gradient(self, grad, x, *, output):
+        return (grad - exp(output) * sum(grad, axis=self.axis, keepdims=True),)
+
+
+@register
+class Softmax(AlongAxis):
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so large inputs cannot overflow."""
 
     def forward(self, x):
         e = xp.exp(x - xp.max(x, axis=self.axis, keepdims=True))

@@ -275,3 +275,35 @@ def test_parameters_by_name_takes_a_single_parameter_and_keeps_order():
     w = tg.parameter(np.ones(2), name="w")
     assert parameters_by_name(w) == {"w": w}
     assert list(parameters_by_name({"z": 1.0, "a": 2.0})) == ["z", "a"]
+
+
+def test_training_resumes_from_a_checkpoint_exactly(tmp_path):
+    """An nn.MLP and its Adam state, saved after 3 steps and loaded into fresh ones, continue bit for bit."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 16))
+    y = (x[:1] + x[1:2] > 0).astype(np.float64)
+
+    def trainer(seed):
+        model = tg.nn.MLP([3, 4, 1], rng=seed)
+        X, Y = tg.placeholder((3, None), name="X"), tg.placeholder((1, None), name="Y")
+        graph = tg.Graph(tg.nn.binary_cross_entropy(model(X), Y))
+        optimizer = tg.optim.Adam(model, learning_rate=0.05)
+
+        def steps(n):
+            for _ in range(n):
+                graph.forward({X: x, Y: y})
+                optimizer.step(graph.backward())
+        return model, optimizer, steps
+
+    model, optimizer, steps = trainer(seed=1)
+    steps(3)
+    save(tmp_path / "run.h5", model, optimizer=optimizer, step=3)
+    steps(4)
+
+    resumed, resumed_optimizer, resumed_steps = trainer(seed=2)  # other weights, no Adam state
+    meta = load_into(resumed, tmp_path / "run.h5")
+    resumed_optimizer.load_state_dict(meta.pop("optimizer"))
+    assert meta == {"step": 3}
+    resumed_steps(4)
+    for (name, p), (_, q) in zip(model.named_parameters(), resumed.named_parameters(), strict=True):
+        np.testing.assert_array_equal(q.value, p.value, err_msg=name)

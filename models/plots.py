@@ -1,6 +1,6 @@
 """The course's figures: the learning curve, the learning-rate comparison, and pictures.
 
-matplotlib is an optional extra (``pip install "tinygraph[plot]"``), imported
+matplotlib is an optional extra (``pip install matplotlib``), imported
 only when a figure is drawn. Figures are built with matplotlib's
 object-oriented API (no pyplot, no GUI backend) and saved atomically.
 """
@@ -29,7 +29,8 @@ def require_matplotlib() -> Any:
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError('plots need matplotlib, an optional extra: pip install "tinygraph[plot]"') from None
+        raise ImportError('plots need matplotlib: pip install matplotlib '
+                          '(or, in a tinygraph checkout, pip install -e ".[plot]")') from None
     return Figure
 
 

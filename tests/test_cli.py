@@ -1,16 +1,24 @@
-"""``tinygraph train`` and ``tinygraph predict`` end to end: outputs, files, and errors."""
+"""The ``tinygraph`` command line end to end: outputs, files, errors, and how it finds its subcommands."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import types
+from importlib.metadata import EntryPoint
+from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
+import tinygraph as tg
 from models import datasets
 from models.checkpoint import load_checkpoint, save_checkpoint
+from tinygraph import cli
 from tinygraph.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -88,8 +96,18 @@ def test_plots_without_matplotlib_fail_before_training(monkeypatch, tmp_path, ca
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     code, out, err = run(capsys, "train", "--plot", str(tmp_path / "curve.png"))
     assert code == 1
-    assert 'plots need matplotlib, an optional extra: pip install "tinygraph[plot]"' in err
+    assert 'plots need matplotlib: pip install matplotlib (or, in a tinygraph checkout, pip install -e ".[plot]")' \
+        in err
     assert "accuracy" not in out and not (tmp_path / "curve.png").exists()
+
+
+def usage_error(capsys, *argv) -> str:
+    """The message of a command line argparse rejects (exit status 2), before anything runs."""
+    with pytest.raises(SystemExit) as stop:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and "accuracy" not in out and "Traceback" not in err
+    return err
 
 
 def test_train_reports_bad_data_and_bad_options(tmp_path, capsys):
@@ -100,10 +118,110 @@ def test_train_reports_bad_data_and_bad_options(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--data", str(tmp_path / "d"))
     assert code == 1 and "train_catvnoncat.h5 is not an HDF5 file" in err
     for option, value, message in (("--iterations", "0", "must be at least 1"),
-                                   ("--learning-rate", "-1", "must be positive")):
-        with pytest.raises(SystemExit) as stop:
-            main(["train", option, value])
-        assert stop.value.code == 2 and message in capsys.readouterr().err
+                                   ("--learning-rate", "-1", "must be positive and finite, got -1"),
+                                   ("--learning-rate", "inf", "must be positive and finite, got inf"),
+                                   ("--learning-rate", "nan", "must be positive and finite, got nan")):
+        assert f"argument {option}: {message}" in usage_error(capsys, "train", option, value)
+
+
+def test_options_that_are_no_number_say_what_they_expect(capsys):
+    # argparse would name the type function: "invalid positive_int value: 'abc'"
+    for option, expected in (("--iterations", "a whole number of at least 1"),
+                             ("--learning-rate", "a positive number")):
+        err = usage_error(capsys, "train", option, "abc")
+        assert f"argument {option}: expected {expected}, got 'abc'" in err and "positive_" not in err
+
+
+def test_data_given_a_file_says_it_is_a_file(tmp_path, capsys):
+    (tmp_path / "train_catvnoncat.h5").write_bytes(b"")
+    for command in ("train", "predict --checkpoint x.h5", "gradcheck"):
+        err = usage_error(capsys, *command.split(), "--data", str(tmp_path / "train_catvnoncat.h5"))
+        assert (f"argument --data: {tmp_path / 'train_catvnoncat.h5'} is a file; expected the directory holding "
+                "train_catvnoncat.h5 and test_catvnoncat.h5") in err
+
+
+def test_save_into_a_missing_directory_or_onto_one_fails_before_training(tmp_path, capsys):
+    err = usage_error(capsys, "train", "--save", str(tmp_path / "nowhere" / "model.h5"))
+    assert f"argument --save: cannot write {tmp_path / 'nowhere' / 'model.h5'}: directory " \
+           f"{tmp_path / 'nowhere'} does not exist" in err
+    (tmp_path / "models").mkdir()
+    err = usage_error(capsys, "train", "--save", str(tmp_path / "models"))
+    assert f"argument --save: {tmp_path / 'models'} is a directory; expected a file name" in err
+    assert ".tmp" not in err and not any((tmp_path / "models").iterdir())
+    for option in ("--plot", "--mistakes", "--compare-learning-rates"):
+        err = usage_error(capsys, "train", option, str(tmp_path / "no" / "x.png"))
+        assert f"argument {option}: cannot write" in err
+    code, _, err = run(capsys, "graph", "--output", str(tmp_path / "models"))
+    assert code == 1 and err == f"tinygraph graph: error: {tmp_path / 'models'} is a directory; expected a file name " \
+                                f"(such as {tmp_path / 'models' / 'out'})\n"
+
+
+def test_a_diverging_run_stops_with_an_error_and_leaves_the_checkpoint_alone(tmp_path, capsys):
+    ckpt = tmp_path / "model.h5"
+    code, _, _ = run(capsys, "train", "--iterations", "20", "--save", str(ckpt))
+    assert code == 0
+    good = ckpt.read_bytes()
+    # inf is refused as the command line is read; a huge finite rate overflows the cost at iteration 1
+    code, out, err = run(capsys, "train", "--iterations", "50", "--learning-rate", "1e305", "--print-cost",
+                         "--save", str(ckpt))
+    assert code == 1
+    assert re.search(r"^tinygraph train: error: training with learning rate 1e\+305 stopped: the cost became inf "
+                     r"at iteration 1 \(it was 0\.69\d+ at iteration 0\); a smaller learning rate", err, re.M)
+    assert "accuracy" not in out and "nan" not in out and "saved" not in out
+    assert ckpt.read_bytes() == good
+    code, out, _ = run(capsys, "predict", "--checkpoint", str(ckpt))
+    assert code == 0 and "test accuracy" in out
+
+
+def stop_at_iteration(monkeypatch, iteration):
+    """Make the training loop meet a Ctrl-C at ``iteration`` (counted from 0)."""
+    from models import logistic_regression
+
+    real, calls = logistic_regression.propagate, []
+
+    def propagate(*args):
+        calls.append(1)
+        if len(calls) == iteration + 1:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(logistic_regression, "propagate", propagate)
+
+
+def test_ctrl_c_stops_training_cleanly_saying_where_it_was(tmp_path, capsys, monkeypatch):
+    stop_at_iteration(monkeypatch, 150)
+    code, out, err = run(capsys, "train", "--save", str(tmp_path / "model.h5"))
+    assert code == 130
+    assert re.fullmatch(r"tinygraph train: interrupted by Ctrl-C after 150 of 2000 iterations "
+                        r"\(learning rate 0\.005; cost 0\.\d{6} at iteration 100\)", err.strip().splitlines()[-1])
+    assert "accuracy" not in out and not (tmp_path / "model.h5").exists()
+
+
+def test_ctrl_c_in_any_command_exits_130_without_a_traceback(capsys, monkeypatch):
+    from models.commands import graph
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(graph, "run", interrupted)
+    code, _, err = run(capsys, "graph")
+    assert code == 130 and err == "tinygraph graph: interrupted by Ctrl-C\n"
+
+
+def test_ctrl_c_from_the_terminal(tmp_path, home):
+    """A real SIGINT to the installed command, as a terminal's Ctrl-C sends it."""
+    env = {**os.environ, datasets.HOME_ENV: str(home), "PYTHONUNBUFFERED": "1"}
+    env.pop(datasets.DATA_ENV, None)
+    with subprocess.Popen([sys.executable, "-m", "tinygraph", "train", "--iterations", "1000000", "--print-cost"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+        for line in process.stdout:  # the first cost line: training is under way
+            if line.startswith("Cost after iteration 0"):
+                break
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert re.search(r"^tinygraph train: interrupted by Ctrl-C after \d+ of 1000000 iterations", err, re.M)
+    assert "Traceback" not in err
 
 
 # --- predict -------------------------------------------------------------------------------------
@@ -139,12 +257,14 @@ def test_predict_image_errors(tmp_path, capsys, monkeypatch):
     ckpt = colour_checkpoint(tmp_path / "colour.h5")
     code, _, err = run(capsys, "predict", "--checkpoint", str(ckpt), "--image", str(tmp_path / "missing.png"))
     assert code == 1 and "picture" in err and "missing.png does not exist" in err
+    code, _, err = run(capsys, "predict", "--checkpoint", str(ckpt), "--image", str(tmp_path))
+    assert code == 1 and f"picture {tmp_path} is a directory, expected a picture file" in err
     (tmp_path / "notes.png").write_text("not a picture")
     code, _, err = run(capsys, "predict", "--checkpoint", str(ckpt), "--image", str(tmp_path / "notes.png"))
     assert code == 1 and "notes.png cannot be read" in err
     monkeypatch.setitem(sys.modules, "PIL", None)
     code, _, err = run(capsys, "predict", "--checkpoint", str(ckpt), "--image", str(tmp_path / "notes.png"))
-    assert code == 1 and 'pip install "tinygraph[image]"' in err
+    assert code == 1 and 'pip install pillow (or, in a tinygraph checkout, pip install -e ".[image]")' in err
 
 
 def test_predict_reports_bad_checkpoints_and_mismatched_data(tmp_path, capsys):
@@ -161,6 +281,34 @@ def test_predict_reports_bad_checkpoints_and_mismatched_data(tmp_path, capsys):
     assert "--checkpoint" in capsys.readouterr().err
 
 
+def test_predict_refuses_damaged_checkpoints(tmp_path, capsys):
+    ckpt = colour_checkpoint(tmp_path / "colour.h5")
+    with h5py.File(ckpt, "r") as f:
+        offset = f["params/w"].id.get_offset()
+    good = ckpt.read_bytes()
+    flipped = bytearray(good)
+    flipped[offset + 8 * 100 + 3] ^= 0x40  # inside w
+    ckpt.write_bytes(bytes(flipped))
+    code, out, err = run(capsys, "predict", "--checkpoint", str(ckpt))
+    assert code == 1 and f"tinygraph predict: error: checkpoint {ckpt}: 'params/w' fails its checksum" in err
+    assert "accuracy" not in out
+    ckpt.write_bytes(good[: len(good) // 2])
+    code, _, err = run(capsys, "predict", "--checkpoint", str(ckpt))
+    assert code == 1 and f"tinygraph predict: error: checkpoint {ckpt} is damaged or truncated" in err
+
+
+def test_predict_reads_a_first_format_checkpoint_and_says_so(tmp_path, capsys):
+    from tests.test_checkpoint import write_version_1
+
+    w = np.zeros((64, 64, 3))
+    w[..., 0], w[..., 2] = 1 / 4096, -1 / 4096
+    old = write_version_1(tmp_path / "old.h5", w.reshape(-1, 1), 0.0, (64, 64, 3), [b"non-cat", b"cat"])
+    code, from_old, err = run(capsys, "predict", "--checkpoint", str(old))
+    assert code == 0 and f"note: checkpoint {old} is of the first format, without checksums" in err
+    code, from_new, err = run(capsys, "predict", "--checkpoint", str(colour_checkpoint(tmp_path / "new.h5")))
+    assert code == 0 and from_new == from_old and "note" not in err
+
+
 def test_predict_mistakes_grid(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     ckpt = colour_checkpoint(tmp_path / "colour.h5")
@@ -169,6 +317,73 @@ def test_predict_mistakes_grid(tmp_path, capsys):
 
 
 # --- the installed command -------------------------------------------------------------------------
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"tinygraph {tg.__version__}\n"
+
+
+def test_install_hints_name_what_installs(capsys, monkeypatch, tmp_path):
+    """On the package index "tinygraph" is someone else's package: a hint names the real one, or the checkout."""
+    wrong = re.compile(r"pip install ['\"]?tinygraph\[")
+    root = Path(__file__).resolve().parent.parent
+    # the command line's own files; the course models' EXTRA_HINT lines and tinygraph/testing.py are other owners'
+    for path in [*root.glob("models/commands/*.py"), root / "models/plots.py", root / "tinygraph/cli.py"]:
+        assert not wrong.search(path.read_text()), path
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    code, out, _ = run(capsys, "gradcheck", "--examples", "5", "--plot", str(tmp_path / "steps.png"))
+    assert '(to save the curve, install matplotlib: pip install matplotlib, or in a tinygraph checkout ' \
+           'pip install -e ".[plot]")' in out
+
+
+def test_the_core_library_does_not_import_the_models():
+    """With no subcommand installed, building the whole command line imports nothing of models/."""
+    done = subprocess.run([sys.executable, "-c", "import sys, tinygraph, tinygraph.cli as cli, tinygraph.io; "
+                           "cli.entry_points = lambda group: []; cli.build_parser(); "
+                           "print(sorted(m for m in sys.modules if m == 'models' or m.startswith('models.')))"],
+                          capture_output=True, text=True, check=True, cwd="/")
+    assert done.stdout.strip() == "[]"
+
+
+def plugin(name, module):
+    """An entry point of the group tinygraph.commands naming ``module``, made importable as ``name``."""
+    sys.modules[name] = module
+    return EntryPoint(name=name.rsplit(".", 1)[-1], value=name, group=cli.GROUP)
+
+
+def test_subcommands_come_from_entry_points(capsys, monkeypatch):
+    hello = types.ModuleType("hello_plugin")
+    hello.HELP = "say hello"
+    hello.configure = lambda parser: parser.add_argument("--name", default="world")
+    hello.run = lambda args: print(f"hello {args.name}") or 0
+    broken = types.ModuleType("broken_plugin")  # no HELP, configure or run
+    entries = [plugin("hello_plugin", hello), plugin("broken_plugin", broken)]
+    monkeypatch.setattr(cli, "entry_points", lambda group: entries if group == cli.GROUP else [])
+    try:
+        code, out, err = run(capsys, "hello_plugin", "--name", "tinygraph")
+        assert code == 0 and out == "hello tinygraph\n"
+        assert "warning: subcommand 'broken_plugin' (broken_plugin) cannot be loaded: AttributeError" in err
+        with pytest.raises(SystemExit):
+            main(["--help"])
+        assert "hello_plugin" in capsys.readouterr().out
+    finally:
+        del sys.modules["hello_plugin"], sys.modules["broken_plugin"]
+
+
+def test_no_subcommands_installed_says_how_to_get_them(capsys, monkeypatch):
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    code, out, _ = run(capsys)
+    assert code == 2 and "No subcommands are installed (entry-point group 'tinygraph.commands')" in out
+
+
+def test_a_users_own_models_module_does_not_shadow_ours(tmp_path, home):
+    (tmp_path / "models.py").write_text("raise SystemExit('the user\\'s models.py was imported')\n")
+    listed = subprocess.run([sys.executable, "-m", "tinygraph", "--help"], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert all(name in listed.stdout for name in ("train", "predict", "gradcheck", "graph"))
 
 def test_the_command_line_lists_and_runs_train(home):
     listed = subprocess.run([sys.executable, "-m", "tinygraph", "--help"], capture_output=True, text=True, check=True)

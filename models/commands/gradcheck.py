@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from models.commands import positive_int
+from models.commands import data_dir, output_path, positive_int
 
 HELP = "gradient-check the logistic-regression graph and study the finite-difference step"
-
+PLOT = "gradcheck_steps.png"  # where the curve goes unless --plot says
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="DIR", help="directory with the course's .h5 files "
+    parser.add_argument("--data", metavar="DIR", type=data_dir, help="directory with the course's .h5 files "
                         "(default: $TINYGRAPH_DATA, else the embedded synthetic stand-in)")
     parser.add_argument("--mode", choices=("fast", "full"), default="fast",
                         help="fast: random projections, a few dozen runs (default); "
@@ -29,8 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=positive_int, metavar="M",
                         help="use only the first M training pictures (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed for w and the random directions (0)")
-    parser.add_argument("--plot", metavar="PATH", default="gradcheck_steps.png",
-                        help="where to save the step study's curve (default gradcheck_steps.png)")
+    parser.add_argument("--plot", metavar="PATH", type=output_path,
+                        help=f"where to save the step study's curve (default {PLOT})")
     parser.add_argument("--no-plot", action="store_true", help="do not save the curve")
     parser.add_argument("--no-study", action="store_true", help="skip the step study")
 
@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     print(study)
     if not args.no_plot:
         try:
-            print(f"\nsaved the curve to {study.plot(args.plot)}")
+            print(f"\nsaved the curve to {study.plot(args.plot or PLOT)}")
+        except OSError as error:
+            print(f"tinygraph gradcheck: error: cannot save the curve: {error}", file=sys.stderr)
+            return 1
         except ImportError:
-            print('\n(install matplotlib to save the curve: pip install "tinygraph[plot]")')
+            print('\n(to save the curve, install matplotlib: pip install matplotlib, or in a tinygraph checkout '
+                  'pip install -e ".[plot]")')
     return 0 if report.ok else 1

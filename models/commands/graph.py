@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from models.commands import positive_int
+from models.commands import output_path, positive_int
 
 HELP = ("print the logistic-regression model's graph as Graphviz DOT text "
         "(a node table with --format summary, the code it runs with --format python)")
@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
         return 0
+    try:
+        output_path(args.output)  # a directory given would otherwise fail at the rename, naming the temporary file
+    except argparse.ArgumentTypeError as error:
+        print(f"tinygraph graph: error: {error}", file=sys.stderr)
+        return 1
     try:
         with atomic_write(args.output) as temporary:
             temporary.write_text(text, encoding="utf-8")

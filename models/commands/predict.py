@@ -8,15 +8,18 @@ import sys
 
 import numpy as np
 
+from models.commands import data_dir, output_path
+
 HELP = "classify with a checkpoint from `tinygraph train --save`: the data set's pictures, or --image FILE"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH", required=True, help="checkpoint written by train --save")
-    parser.add_argument("--data", metavar="DIR", help="directory with the course's two .h5 files "
+    parser.add_argument("--data", metavar="DIR", type=data_dir, help="directory with the course's two .h5 files "
                         "(default: $TINYGRAPH_DATA, else the embedded synthetic stand-in)")
-    parser.add_argument("--image", metavar="FILE", help="classify this picture instead (needs tinygraph[image])")
-    parser.add_argument("--mistakes", metavar="PATH", help="save a grid of the misclassified test pictures")
+    parser.add_argument("--image", metavar="FILE", help="classify this picture instead (needs Pillow)")
+    parser.add_argument("--mistakes", metavar="PATH", type=output_path,
+                        help="save a grid of the misclassified test pictures")
 
 
 def _error(message: str) -> int:
@@ -29,8 +32,11 @@ def read_image(path: str, image_shape: tuple) -> np.ndarray:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise ImportError('--image needs Pillow, an optional extra: pip install "tinygraph[image]"') from None
+        raise ImportError('--image needs Pillow: pip install pillow (or, in a tinygraph checkout, '
+                          'pip install -e ".[image]")') from None
     height, width = image_shape[:2]
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"picture {path} is a directory, expected a picture file")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"picture {path} does not exist")
     try:
@@ -48,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         saved = checkpoint.load_checkpoint(args.checkpoint)
     except (OSError, checkpoint.CheckpointError) as error:
         return _error(str(error))
+    if saved.version == 1:
+        print(f"tinygraph predict: note: checkpoint {args.checkpoint} is of the first format, without checksums; "
+              f"train --save writes the current one", file=sys.stderr)
     names = [datasets.class_name(c) for c in saved.classes]
 
     if args.image:

@@ -42,7 +42,7 @@ from .errors import TinygraphError
 from .files import atomic_write
 from .node import Parameter
 
-__all__ = ["FORMAT", "VERSION", "CheckpointError", "load", "load_into", "open_hdf5", "save"]
+__all__ = ["FORMAT", "VERSION", "CheckpointError", "load", "load_into", "open_hdf5", "parameters_by_name", "save"]
 
 FORMAT = "tinygraph.checkpoint"
 VERSION = 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph.gradcheck import DEFAULT_STEP
+from tinygraph.gradcheck import ATOL, DEFAULT_STEP, RTOL
 from tinygraph.ops import MatMul, Mean, Sigmoid, Tanh
 
 MODES = ("full", "fast")
@@ -318,3 +318,50 @@ def test_command_line_runs_the_check_and_the_study(tmp_path, monkeypatch, capsys
     else:
         assert plot.stat().st_size > 0
     assert main(["gradcheck", "--data", str(tmp_path / "missing"), "--no-study"]) == 1
+
+
+# --- checks in the graph's own dtype -----------------------------------------------------
+
+class _DoubledSigmoid(Sigmoid):
+    def gradient(self, grad, x, *, output):
+        return (grad * output * (1 - output) * 2,)
+
+
+def _float_logistic(dtype, sigmoid=tg.sigmoid, dim=20, m=7):
+    rng = np.random.default_rng(0)
+    X = tg.placeholder((dim, None), name="X", dtype=dtype)
+    w = tg.parameter(rng.normal(0.0, 0.5, (dim, 1)).astype(dtype), name="w")
+    b = tg.parameter(np.asarray(0.1, dtype=dtype), name="b")
+    A = sigmoid(w.T @ X + b)
+    cost = tg.mean(A * A)
+    return tg.Graph(cost), {X: rng.random((dim, m)).astype(dtype)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_a_correct_low_precision_graph_passes_where_float64_tolerances_fail_it(dtype, mode):
+    g, feeds = _float_logistic(dtype)
+    report = tg.gradcheck(g, feeds, dtype=dtype, mode=mode)
+    assert report.ok and report.budget and report.checked_dtype == np.dtype(dtype).name, str(report)
+    assert all(0 < n.error_ratio <= 1 for n in report.nodes)
+    if mode == "full":  # float64's verdict on the same elements would be FAILED
+        assert any(e.abs_error > ATOL + RTOL * abs(e.numeric) for e in report.checks)
+    assert report.step == pytest.approx(np.cbrt(np.finfo(dtype).eps))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_a_real_bug_still_fails_in_low_precision(dtype, mode):
+    g, feeds = _float_logistic(dtype, sigmoid=_DoubledSigmoid())
+    report = tg.gradcheck(g, feeds, dtype=dtype, mode=mode)
+    assert not report.ok and all(n.error_ratio > 3 for n in report.nodes), str(report)
+    assert any("sigmoid" in s.op for s in report.suspects)
+
+
+def test_a_budget_is_per_element_and_the_report_says_so():
+    g, feeds = _float_logistic(np.float32)
+    report = tg.gradcheck(g, feeds, dtype=np.float32)
+    assert len({e.tolerance for e in report.checks}) > 1
+    assert "rounding budget" in str(report) and "error/budget" in str(report)
+    with pytest.raises(ValueError, match="floating dtype"):
+        tg.gradcheck(g, feeds, dtype=np.int32)

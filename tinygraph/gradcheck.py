@@ -16,10 +16,11 @@ parameters are never touched, even if a run fails half-way.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,13 +35,14 @@ from .node import Constant, Node, Parameter, Placeholder, placeholder, topologic
 from .shapes import format_shape
 
 __all__ = [
-    "ATOL", "RTOL", "DEFAULT_STEP", "ElementError", "GradcheckReport", "NodeCheck", "Projection",
+    "ATOL", "RTOL", "BUDGET_SAFETY", "DEFAULT_STEP", "ElementError", "GradcheckReport", "NodeCheck", "Projection",
     "StepStudy", "Suspect", "gradcheck", "step_study",
 ]
 
 DEFAULT_STEP = float(np.cbrt(np.finfo(np.float64).eps))  # ≈ 6.1e-6: balances h² truncation and eps/h round-off
 ATOL = 1e-6  # an element passes when |analytic - numeric| <= ATOL + RTOL * |numeric|
 RTOL = 1e-5
+BUDGET_SAFETY = 3.0  # gradcheck(dtype=...): a budget is this times the predicted error (estimates, not bounds)
 
 NodeOrName = Node | str
 
@@ -56,7 +58,7 @@ class ElementError:
     analytic: float
     numeric: float
     abs_error: float
-    tolerance: float  # atol + rtol * |numeric|
+    tolerance: float  # atol + rtol * |numeric|, or with dtype=..., the element's rounding budget
     kink: str | None = None  # set when the perturbation crossed a kink: the numeric value means nothing
 
     @property
@@ -80,10 +82,15 @@ class Projection:
     abs_error: float
     tolerance: float
     kink: str | None = None
+    shape: tuple[int, ...] = ()
+    direction: tuple[float, ...] = ()  # the direction drawn, flattened: gradcheck(directions=...) replays it
 
     @property
     def ok(self) -> bool:
         return self.kink is not None or self.abs_error <= self.tolerance
+
+    def direction_array(self) -> np.ndarray:
+        return np.array(self.direction, dtype=np.float64).reshape(self.shape)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class NodeCheck:
     relative_error: float
     max_abs_error: float
     cause: str | None = None
+    error_ratio: float = 0.0  # the largest |a - n| / tolerance (with dtype=...: observed error ÷ budget)
 
     @property
     def ok(self) -> bool:
@@ -156,6 +164,10 @@ class GradcheckReport:
     dtype: str
     elements: int  # elements checked one by one
     order: int = 1  # 2: the second derivatives (the gradient of <gradient, u> for a fixed random u)
+    checks: list[ElementError] = field(default_factory=list)  # every element checked, in the order checked
+    seed: int | None = None  # the seed used (drawn and recorded when gradcheck got seed=None)
+    checked_dtype: str = "float64"  # the dtype the check ran in
+    budget: bool = False  # True: judged against rounding budgets (dtype=...), not atol/rtol
 
     def __repr__(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
@@ -164,29 +176,34 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         verdict = "passed" if self.ok else "FAILED"
-        dtype = "float64" if self.dtype == "float64" else f"a float64 copy of a {self.dtype} graph"
+        if self.checked_dtype == self.dtype:
+            dtype = self.dtype
+        else:
+            dtype = f"a {self.checked_dtype} copy of a {self.dtype} graph"
         order = ", second derivatives" if self.order == 2 else ""
+        rule = ("pass if |a-n| <= its rounding budget" if self.budget
+                else f"pass if |a-n| <= {self.atol:g} + {self.rtol:g}*|n|")
         lines = [
-            f"gradcheck {verdict}  (mode {self.mode}{order}, {dtype}, step {self.step:.2g}*max(|x|,1), "
-            f"pass if |a-n| <= {self.atol:g} + {self.rtol:g}*|n|)",
+            f"gradcheck {verdict}  (mode {self.mode}{order}, {dtype}, step {self.step:.2g}*max(|x|,1), {rule})",
             f"  relative error ||a-n|| / (||a|| + ||n||) = {self.relative_error:.2e}    "
             f"max |a-n| = {self.max_abs_error:.2e}",
             f"  {self.forward_runs} forward runs, {self.backward_runs} backward, {self.seconds:.3g} s",
             "",
         ]
+        ratio = "error/budget" if self.budget else "error/tol"
         lines += text_table(
-            [["node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|"]]
+            [["node", "shape", "checked", "failed", "kinks", "rel. error", "max |a-n|", ratio]]
             + [[n.name, format_shape(n.shape), f"{n.checked} {n.unit[:-1] if n.checked == 1 else n.unit}", n.failed,
-              n.kinks,
-              f"{n.relative_error:.2e}", f"{n.max_abs_error:.2e}"] for n in self.nodes],
+              n.kinks, f"{n.relative_error:.2e}", f"{n.max_abs_error:.2e}", f"{n.error_ratio:.3g}"]
+               for n in self.nodes],
             indent="  ",
         )
         if self.worst:
             lines += ["", "worst elements" if self.ok else "worst elements (x: outside tolerance)"]
             lines += text_table(
-                [["node", "index", "analytic", "numeric", "|a-n|", "rel. error", ""]]
+                [["node", "index", "analytic", "numeric", "|a-n|", "budget" if self.budget else "tolerance", ""]]
                 + [[e.node, _format_index(e.index), f"{e.analytic: .6e}", f"{e.numeric: .6e}", f"{e.abs_error:.2e}",
-                  f"{e.relative_error:.2e}", "" if e.ok else "x"] for e in self.worst],
+                  f"{e.tolerance:.2e}", "" if e.ok else "x"] for e in self.worst],
                 indent="  ",
             )
         if self.kinks:
@@ -202,31 +219,88 @@ class GradcheckReport:
         return inspection.gradcheck_html(self)
 
 
+    # --- saved and loaded ---------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GradcheckReport:
+        data = dict(data)
+
+        def element(d: Mapping) -> ElementError:
+            return ElementError(**{**d, "index": tuple(d["index"])})
+
+        def projection(d: Mapping) -> Projection:
+            return Projection(**{**d, "shape": tuple(d["shape"]), "direction": tuple(d["direction"])})
+
+        data["worst"] = [element(d) for d in data["worst"]]
+        data["checks"] = [element(d) for d in data["checks"]]
+        data["kinks"] = [element(d) if "index" in d else projection(d) for d in data["kinks"]]
+        data["projections"] = [projection(d) for d in data["projections"]]
+        data["nodes"] = [NodeCheck(**{**d, "shape": tuple(d["shape"])}) for d in data["nodes"]]
+        data["suspects"] = [Suspect(**d) for d in data["suspects"]]
+        return cls(**data)
+
+    def to_json(self, path: str | os.PathLike) -> str:
+        """Save the report (seed, step, dtypes, every element and direction checked) as JSON, atomically."""
+        return write_json(path, "gradcheck", self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> GradcheckReport:
+        return cls.from_dict(read_json(path, "gradcheck"))
+
+
+def write_json(path: str | os.PathLike, kind: str, data: Mapping[str, Any]) -> str:
+    """Write a report's fields as one JSON object saying its ``kind``, atomically. Returns the path."""
+    path = os.fspath(path)
+    text = json.dumps({"kind": kind, "format": 1, **data}, indent=1)
+    with atomic_write(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
+
+
+def read_json(path: str | os.PathLike, kind: str) -> dict:
+    """A report's fields from ``path``, which must hold a report of ``kind``."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = json.load(file)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not a tinygraph report: {error}") from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        found = data.get("kind") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path} holds a {found!r} report, not a {kind!r} one")
+    data.pop("format", None)
+    data.pop("kind")
+    return data
+
+
 def _format_index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]"
 
 
 # --- a float64 copy of the graph ---------------------------------------------------
 
-class _Twin:
-    """A float64 copy of the part of a graph that computes one output.
+class Twin:
+    """A copy, in one dtype (float64 unless told), of the part of a graph that computes one output.
 
     It shares the graph's op instances but has its own parameter values and
     feeds, so perturbing them can never leave the user's graph changed.
     """
 
     def __init__(self, g: Graph, output: NodeOrName | None, feeds: Mapping[NodeOrName, Any] | None,
-                 grad_output: Any):
+                 grad_output: Any, dtype: Any = np.float64):
         source = g.node(output if output is not None else g.outputs[0])
-        self.dtype = str(source.dtype)
+        self.dtype = str(source.dtype)  # the graph's own
+        self.run_dtype = np.dtype(dtype)  # the copy's
         self.of: dict[Node, Node] = {}
         for node in topological_order([source]):
             if isinstance(node, Parameter):
-                twin: Node = Parameter(np.array(node.value, dtype=np.float64), node.name)
+                twin: Node = Parameter(np.array(node.value, dtype=dtype), node.name)
             elif isinstance(node, Placeholder):
-                twin = Placeholder(None, (), node.shape, np.float64, node.name)
+                twin = Placeholder(None, (), node.shape, dtype, node.name)
             elif isinstance(node, Constant):
-                twin = Constant(np.asarray(node.value, dtype=np.float64), node.name)
+                twin = Constant(np.asarray(node.value, dtype=dtype), node.name)
             else:
                 twin = node.op(*(self.of[i] for i in node.inputs), name=node.name)
             twin.trace = node.trace
@@ -240,7 +314,7 @@ class _Twin:
         self.forward_runs = 0
 
     def _convert_feeds(self, g: Graph, feeds: Mapping[NodeOrName, Any]) -> dict[Any, np.ndarray]:
-        """Feeds keyed by twin placeholders, converted to float64 once (not in every run)."""
+        """Feeds keyed by twin placeholders, converted to the copy's dtype once (not in every run)."""
         twins_by_name = {p.name: p for p in self.graph.placeholders}
         other_outputs = {p.name for p in g.placeholders} - set(twins_by_name)
         converted: dict[Any, np.ndarray] = {}
@@ -254,9 +328,10 @@ class _Twin:
                     continue
                 target = self.of.get(key, key)  # an unknown node stays: the run names it in a FeedError
             try:
-                converted[target] = np.asarray(value, dtype=np.float64)
+                converted[target] = np.asarray(value, dtype=self.run_dtype)
             except (TypeError, ValueError) as error:
-                raise FeedError(f"feed {getattr(key, 'name', key)!r} cannot be converted to float64: {error}") from None
+                raise FeedError(f"feed {getattr(key, 'name', key)!r} cannot be converted to "
+                                f"{self.run_dtype}: {error}") from None
         return converted
 
     def leaf(self, g: Graph, item: NodeOrName) -> Node:
@@ -271,7 +346,7 @@ class _Twin:
         if isinstance(twin, Placeholder):
             if twin not in self.feeds:
                 raise FeedError(f"placeholder {twin.name!r} is checked but was not fed")
-            self.feeds[twin] = np.array(self.feeds[twin], dtype=np.float64)  # a private copy to perturb
+            self.feeds[twin] = np.array(self.feeds[twin], dtype=self.run_dtype)  # a private copy to perturb
         elif not isinstance(twin, Parameter):
             raise ValueError(
                 f"gradcheck perturbs parameters and placeholders; {node.name!r} is a {node.kind} node "
@@ -312,10 +387,10 @@ class _Twin:
 
     def central(self, arr: np.ndarray, index: int, step: float) -> tuple[float, str | None]:
         """Central difference along one element, and the kink it crossed (if any)."""
-        x0 = float(arr.flat[index])
-        target = step * max(abs(x0), 1.0)
-        h = (x0 + target) - x0  # a step that x0 + h represents exactly (Numerical Recipes' trick)
-        xp, xm = x0 + h, x0 - h
+        x0 = arr.flat[index]  # a scalar of the array's dtype: x0 ± h are rounded to it
+        kind = arr.dtype.type
+        xp = kind(x0 + kind(step * max(abs(float(x0)), 1.0)))
+        xm = kind(x0 - (xp - x0))  # xp - x0 is exact: a step that x0 + h represents (Numerical Recipes' trick)
         try:
             arr.flat[index] = xp
             fp, kp = self.evaluate(), self.kink_signs()
@@ -323,16 +398,16 @@ class _Twin:
             fm, km = self.evaluate(), self.kink_signs()
         finally:
             arr.flat[index] = x0  # exactly the value before
-        return (fp - fm) / (xp - xm), self.crossed(km, kp)
+        return (fp - fm) / (float(xp) - float(xm)), self.crossed(km, kp)  # over the distance travelled
 
     def along(self, arr: np.ndarray, direction: np.ndarray) -> tuple[float, np.ndarray, str | None]:
         """``f(x + v) - f(x - v)``, the displacement actually taken (after rounding), and any kink crossed."""
         x0 = arr.copy()
         try:
-            np.add(x0, direction, out=arr)
+            np.add(x0, direction, out=arr, casting="same_kind")
             fp, kp = self.evaluate(), self.kink_signs()
-            displacement = arr.copy()
-            np.subtract(x0, direction, out=arr)
+            displacement = arr.astype(np.float64)
+            np.subtract(x0, direction, out=arr, casting="same_kind")
             fm, km = self.evaluate(), self.kink_signs()
             displacement -= arr
         finally:
@@ -400,8 +475,8 @@ def _likely_cause(
     return None
 
 
-def _within(analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> np.ndarray:
-    return np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric)
+def _within(analytic: np.ndarray, numeric: np.ndarray, tolerance: Any) -> np.ndarray:
+    return np.abs(analytic - numeric) <= tolerance
 
 
 def _relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
@@ -424,36 +499,137 @@ class _NodeResult:
     indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     numeric: np.ndarray = field(default_factory=lambda: np.zeros(0))
     kinks: list[str | None] = field(default_factory=list)
-    # (analytic, numeric, unit, kink): derivatives along x ± h·(2·unit)/2; unit = displacement / 2h
-    projections: list[tuple[float, float, np.ndarray, str | None]] = field(default_factory=list)
+    tolerances: np.ndarray = field(default_factory=lambda: np.zeros(0))  # one per checked element
+    # (analytic, numeric, unit, kink, tolerance, direction): derivatives along x ± h·(2·unit)/2, where
+    # unit = displacement / 2h; direction is the unit vector u drawn (x moves by h·max(|x|, 1)·u)
+    projections: list[tuple[float, float, np.ndarray, str | None, float, np.ndarray]] = field(default_factory=list)
 
-    def clean_projections(self) -> list[tuple[float, float, np.ndarray, str | None]]:
+    def clean_projections(self) -> list[tuple[float, float, np.ndarray, str | None, float, np.ndarray]]:
         return [p for p in self.projections if p[3] is None]
 
-    def evidence(self, step: float, atol: float, rtol: float) -> tuple[np.ndarray, np.ndarray, Callable]:
+    def evidence(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, Callable]:
         """What the verdict rests on: the projections that crossed no kink if there are
         any (fast mode), else the single elements that crossed none.
 
-        Returns ``(analytic, numeric, matches)``; ``matches(candidate)`` says whether
-        a corrected gradient of the node's shape would agree with that evidence.
+        Returns ``(analytic, numeric, tolerance, matches)``; ``matches(candidate)`` says
+        whether a corrected gradient of the node's shape would agree with that evidence.
         """
         clean = self.clean_projections()
         if clean:
             n = np.array([p[1] for p in clean])
+            tolerance = np.array([p[4] for p in clean])
             units = [p[2] for p in clean]
 
             def matches(candidate: np.ndarray) -> bool:
                 along = np.array([np.vdot(candidate, unit) for unit in units])
-                return bool(np.all(_within(along, n, atol, rtol)))
+                return bool(np.all(_within(along, n, tolerance)))
 
-            return np.array([p[0] for p in clean]), n, matches
+            return np.array([p[0] for p in clean]), n, tolerance, matches
         kept = np.array([k is None for k in self.kinks], dtype=bool)
-        indices, n = self.indices[kept], self.numeric[kept]
+        indices, n, tolerance = self.indices[kept], self.numeric[kept], self.tolerances[kept]
 
         def matches(candidate: np.ndarray) -> bool:
-            return bool(np.all(_within(candidate.reshape(-1)[indices], n, atol, rtol)))
+            return bool(np.all(_within(candidate.reshape(-1)[indices], n, tolerance)))
 
-        return self.gradient.reshape(-1)[indices], n, matches
+        return self.gradient.reshape(-1)[indices], n, tolerance, matches
+
+
+class _Tolerance:
+    """float64's verdict: an element passes when ``|a - n| <= atol + rtol * |n|``."""
+
+    def __init__(self, atol: float, rtol: float):
+        self.atol, self.rtol = atol, rtol
+
+    def element(self, result: _NodeResult, index: int, numeric: float, step: float) -> float:
+        return self.atol + self.rtol * abs(numeric)
+
+    def projection(self, result: _NodeResult, direction: np.ndarray, unit: np.ndarray, numeric: float,
+                   step: float) -> float:
+        return self.atol + self.rtol * abs(numeric)
+
+
+class _Budget:
+    """A lower precision's verdict: the error a correct gradient can show, predicted element by element.
+
+    Three parts, each estimated without the analytic gradient under test:
+
+    - the numeric derivative's round-off, ``e_f / h``, where ``e_f`` is the forward's
+      rounding error: each op adds ``eps·|y|`` and passes its inputs' errors on
+      through its own conditioning (``|op(x + s·e) - op(x)|`` in float64 for random
+      signs ``s``, the probabilistic model of rounding: errors of random sign);
+    - its truncation error, by Richardson: ``|n(h) - n(2h)| / 3`` from float64 runs;
+    - the analytic gradient's round-off: the same propagation through the gradient graph.
+
+    Their sum, times :data:`BUDGET_SAFETY`, is the element's budget.
+    """
+
+    def __init__(self, twin: Twin, leaves: Sequence[Node], rng: np.random.Generator):
+        self.eps = float(np.finfo(twin.run_dtype).eps)
+        # The same function in float64: a copy of the low-precision copy, so constants and values match bit for bit.
+        self.twin64 = Twin(twin.graph, None, twin.feeds, twin.grad_output)
+        self.leaf64 = {leaf: self.twin64.leaf(twin.graph, leaf) for leaf in leaves}
+        out = self.twin64.graph.outputs[0]
+        upstream = None if twin.grad_output is None else twin.grad_output
+        grads = grad(out, list(self.leaf64.values()), upstream)
+        everything = Graph([out, *grads], rewrites=False)
+        everything.forward(self.twin64.feeds)
+        errors = rounding_errors([out, *grads], everything.value, self.eps, rng)
+        weight = np.ones(np.shape(everything.value(out))) if upstream is None else np.abs(upstream)
+        self.forward_error = float(np.vdot(weight, errors[out]))
+        self.gradient_errors = {leaf: errors[gradient] for leaf, gradient in zip(leaves, grads, strict=True)}
+
+    def element(self, result: _NodeResult, index: int, numeric: float, step: float) -> float:
+        leaf = result.leaf
+        arr = self.twin64.array(self.leaf64[leaf])
+        n1, _ = self.twin64.central(arr, index, step)
+        n2, _ = self.twin64.central(arr, index, 2 * step)
+        h = step * max(abs(float(arr.flat[index])), 1.0)
+        return BUDGET_SAFETY * (self.forward_error / h + abs(n1 - n2) / 3
+                                + float(self.gradient_errors[leaf].flat[index]))
+
+    def projection(self, result: _NodeResult, direction: np.ndarray, unit: np.ndarray, numeric: float,
+                   step: float) -> float:
+        leaf = result.leaf
+        arr = self.twin64.array(self.leaf64[leaf])
+        d1, _, _ = self.twin64.along(arr, direction)
+        d2, _, _ = self.twin64.along(arr, 2 * direction)
+        truncation = abs(d1 / (2 * step) - d2 / (4 * step)) / 3
+        return BUDGET_SAFETY * (self.forward_error / step + truncation
+                                + float(np.vdot(self.gradient_errors[leaf], np.abs(unit))))
+
+
+def rounding_errors(outputs: Sequence[Node], value: Callable[[Node], np.ndarray], eps: float,
+                    rng: np.random.Generator, samples: int = 3) -> dict[Node, np.ndarray]:
+    """Each node's rounding error if it were computed with unit round-off ``eps/2``: a first-order estimate.
+
+    ``value(node)`` gives the exact-enough (float64) values. A leaf is exact; an op
+    node's error is ``eps·|y|`` (its own rounding) plus, for each input, how far the
+    op moves when that input moves by its error with random signs (the largest of
+    ``samples`` draws): the op's conditioning, measured by the op itself.
+    """
+    errors: dict[Node, np.ndarray] = {}
+    for node in topological_order(outputs):
+        y = np.asarray(value(node), dtype=np.float64)
+        if node.op is None or not node.op.differentiable:
+            errors[node] = np.zeros(np.shape(y))  # leaves are exact; a comparison's 0/1 is exact
+            continue
+        if not node.op.pure:
+            raise ValueError(f"gradcheck(dtype=...) needs pure ops; {node.name} ({node.op!r}, built at "
+                             f"{node.where()}) draws new values on every run")
+        inputs = [np.asarray(value(i)) for i in node.inputs]
+        error = eps * np.abs(y)
+        for j, i in enumerate(node.inputs):
+            incoming = errors[i]
+            if not np.issubdtype(inputs[j].dtype, np.floating) or not np.any(incoming):
+                continue
+            moved = np.zeros(np.shape(y))
+            for _ in range(samples):
+                signs = rng.choice((-1.0, 1.0), size=np.shape(incoming))
+                shifted = node.op.forward(*inputs[:j], inputs[j] + signs * incoming, *inputs[j + 1:])
+                moved = np.maximum(moved, np.abs(np.asarray(shifted, dtype=np.float64) - y))
+            error = error + moved
+        errors[node] = error
+    return errors
 
 
 def gradcheck(
@@ -472,6 +648,8 @@ def gradcheck(
     grad_output: Any = None,
     seed: int | None = 0,
     order: int = 1,
+    dtype: Any = None,
+    directions: Mapping[NodeOrName, Any] | None = None,
 ) -> GradcheckReport:
     """Compare ``g.backward`` with central differences of ``g.forward``, in float64.
 
@@ -497,27 +675,43 @@ def gradcheck(
         order: 2 checks second derivatives (a "gradgradcheck"): the gradient graph's own
             gradient, of ``<gradient, u>`` for a fixed random ``u``, against central
             differences of the gradient; the report and diagnosis are the same.
+        dtype: ``None`` checks a float64 copy (the math). ``np.float32`` or ``np.float16``
+            runs the copy in that dtype, steps by ``∛eps`` of it, and judges each element
+            against a budget of the rounding and truncation error a correct gradient can
+            show there (see :class:`_Budget`); ``atol``/``rtol`` are then not used.
+        directions: fast mode: ``{node or name: [array, ...]}`` the directions to check
+            instead of random ones (a report's ``directions``: a replay).
 
     Returns a :class:`GradcheckReport`. The graph's parameters are left exactly as they were.
     """
     if order not in (1, 2):
         raise ValueError(f"gradcheck order must be 1 or 2, got {order!r}")
+    if seed is None:  # fresh randomness, but recorded: the report can be replayed exactly
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
     if order == 2:
         options = dict(mode=mode, step=step, atol=atol, rtol=rtol, sample=sample, projections=projections,
-                       worst=worst, seed=seed)
+                       worst=worst, seed=seed, dtype=dtype, directions=directions)
         first, checked = _first_derivatives(g, feeds, wrt, output, grad_output, np.random.default_rng(seed))
         report = gradcheck(first, feeds, checked, **options)
         report.order = 2
         return report
     if mode not in ("full", "fast"):
         raise ValueError(f"gradcheck mode must be 'full' or 'fast', got {mode!r}")
+    run_dtype = np.dtype(np.float64 if dtype is None else dtype)
+    if not np.issubdtype(run_dtype, np.floating):
+        raise ValueError(f"gradcheck dtype must be a floating dtype (np.float16, np.float32, np.float64), "
+                         f"got {dtype!r}")
     started = time.perf_counter()
-    step = DEFAULT_STEP if step is None else float(step)
+    step = float(np.cbrt(np.finfo(run_dtype).eps)) if step is None else float(step)
     if not step > 0:
         raise ValueError(f"gradcheck step must be positive, got {step!r}")
-    rng = np.random.default_rng(seed)
-    twin = _Twin(g, output, feeds, grad_output)
-    leaves = _leaves(g, twin, wrt)
+    rng = np.random.default_rng(seed)  # the directions and samples drawn
+    # Their own streams for what comes after, so a replay with given directions repeats them too.
+    later, budget_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
+    twin = Twin(g, output, feeds, grad_output, run_dtype)
+    leaves = checked_leaves(g, twin, wrt)
+    given = _given_directions(g, twin, leaves, directions)
+    judge = _Tolerance(atol, rtol) if dtype is None else _Budget(twin, leaves, budget_rng)
 
     twin.evaluate()
     analytic = twin.graph.backward(leaves, grad_output=twin.grad_output)
@@ -528,23 +722,50 @@ def gradcheck(
             size = result.gradient.size
             chosen = np.arange(size) if sample is None or sample >= size else np.sort(
                 rng.choice(size, sample, replace=False))
-            _check_elements(twin, result, chosen, step)
+            _check_elements(twin, result, chosen, step, judge)
         else:
-            _check_projections(twin, result, projections, step, rng)
+            units = given.get(result.leaf)
+            if units is None:
+                units = [rng.standard_normal(result.gradient.shape) for _ in range(projections)]
+            _check_projections(twin, result, units, step, judge)
             clean = result.clean_projections()
-            if any(abs(a - n) > atol + rtol * abs(n) for a, n, _, _ in clean):
-                _narrow_down(twin, result, step, worst, rng, atol, rtol)
+            if any(abs(a - n) > tol for a, n, _, _, tol, _ in clean):
+                _narrow_down(twin, result, step, worst, later, judge)
             elif not clean and result.gradient.size:  # every direction crossed a kink: check single elements
-                chosen = rng.choice(result.gradient.size, min(2 * worst, result.gradient.size), replace=False)
-                _check_elements(twin, result, np.sort(chosen), step)
+                chosen = later.choice(result.gradient.size, min(2 * worst, result.gradient.size), replace=False)
+                _check_elements(twin, result, np.sort(chosen), step, judge)
 
     report = _report(twin, results, mode, step, atol, rtol, worst)
+    report.seed, report.checked_dtype, report.budget = seed, str(run_dtype), dtype is not None
     if not report.ok:
-        report.suspects = _find_suspects(twin, leaves, step, atol, rtol, rng, twin.batch_sizes())
+        # Which op is wrong is a question about the math: asked in float64, with float64's tolerances.
+        math = twin if dtype is None else judge.twin64
+        math_leaves = leaves if dtype is None else list(judge.leaf64.values())
+        report.suspects = _find_suspects(math, math_leaves, DEFAULT_STEP if dtype is not None else step,
+                                         atol, rtol, later, twin.batch_sizes())
         report.causes += [_describe_suspect(s) for s in report.suspects]
-    report.forward_runs = twin.forward_runs
+    report.forward_runs = twin.forward_runs + (0 if dtype is None else judge.twin64.forward_runs)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _given_directions(g: Graph, twin: Twin, leaves: Sequence[Node],
+                      directions: Mapping[NodeOrName, Any] | None) -> dict[Node, list[np.ndarray]]:
+    """``directions=`` keyed by the checked twin leaves, each checked against its node's shape."""
+    given: dict[Node, list[np.ndarray]] = {}
+    for key, arrays in (directions or {}).items():
+        leaf = twin.leaf(g, key)
+        if leaf not in leaves:
+            raise ValueError(f"gradcheck: directions given for {leaf.name!r}, which is not checked (wrt)")
+        arrays = [np.asarray(a, dtype=np.float64) for a in (arrays if isinstance(arrays, (list, tuple))
+                                                            else [arrays])]
+        shape = np.shape(twin.array(leaf))
+        for a in arrays:
+            if a.shape != shape:
+                raise ValueError(f"gradcheck: a direction for {leaf.name!r} has shape {format_shape(a.shape)}, "
+                                 f"the node has {format_shape(shape)}")
+        given[leaf] = arrays
+    return given
 
 
 def _first_derivatives(g: Graph, feeds: Mapping[NodeOrName, Any] | None, wrt: Iterable[NodeOrName] | None,
@@ -572,7 +793,7 @@ def _first_derivatives(g: Graph, feeds: Mapping[NodeOrName, Any] | None, wrt: It
     return Graph(total, rewrites=False), leaves
 
 
-def _leaves(g: Graph, twin: _Twin, wrt: Iterable[NodeOrName] | None) -> list[Node]:
+def checked_leaves(g: Graph, twin: Twin, wrt: Iterable[NodeOrName] | None) -> list[Node]:
     if wrt is None:
         leaves = list(twin.graph.parameters)
     else:
@@ -582,26 +803,30 @@ def _leaves(g: Graph, twin: _Twin, wrt: Iterable[NodeOrName] | None) -> list[Nod
     return list(dict.fromkeys(leaves))
 
 
-def _check_elements(twin: _Twin, result: _NodeResult, indices: np.ndarray, step: float) -> None:
+def _check_elements(twin: Twin, result: _NodeResult, indices: np.ndarray, step: float,
+                    judge: _Tolerance | _Budget) -> None:
     arr = twin.array(result.leaf)
     numeric = np.empty(len(indices))
+    tolerances = np.empty(len(indices))
     kinks: list[str | None] = []
     for position, index in enumerate(indices):
         numeric[position], kink = twin.central(arr, int(index), step)
+        tolerances[position] = judge.element(result, int(index), numeric[position], step)
         kinks.append(kink)
     result.indices = np.concatenate([result.indices, indices.astype(np.intp)])
     result.numeric = np.concatenate([result.numeric, numeric])
+    result.tolerances = np.concatenate([result.tolerances, tolerances])
     result.kinks += kinks
 
 
-def _check_projections(twin: _Twin, result: _NodeResult, count: int, step: float, rng: np.random.Generator) -> None:
+def _check_projections(twin: Twin, result: _NodeResult, directions: Sequence[np.ndarray], step: float,
+                       judge: _Tolerance | _Budget) -> None:
     arr = twin.array(result.leaf)
     if arr.size == 0:
         return
     scale = np.maximum(np.abs(arr), 1.0)
-    for _ in range(count):
-        u = rng.standard_normal(arr.shape)
-        u /= np.linalg.norm(u)
+    for drawn in directions:
+        u = drawn / np.linalg.norm(drawn)
         h = step
         difference, displacement, kink = twin.along(arr, h * scale * u)
         if kink:  # a value near a kink may be missed by a smaller step; one at the kink is not
@@ -609,11 +834,13 @@ def _check_projections(twin: _Twin, result: _NodeResult, count: int, step: float
             difference, displacement, kink = twin.along(arr, h * scale * u)
         # Both sides divided by 2h: derivatives along the direction, on the scale of one element.
         unit = displacement / (2 * h)
-        result.projections.append((float(np.vdot(result.gradient, unit)), difference / (2 * h), unit, kink))
+        numeric = difference / (2 * h)
+        tolerance = judge.projection(result, h * scale * u, unit, numeric, h)
+        result.projections.append((float(np.vdot(result.gradient, unit)), numeric, unit, kink, tolerance, drawn))
 
 
-def _narrow_down(twin: _Twin, result: _NodeResult, step: float, worst: int, rng: np.random.Generator,
-                 atol: float, rtol: float) -> None:
+def _narrow_down(twin: Twin, result: _NodeResult, step: float, worst: int, rng: np.random.Generator,
+                 judge: _Tolerance | _Budget) -> None:
     """A projection failed: find the node's worst elements without checking them all.
 
     Bisect the failing direction (two runs per halving, following the half whose
@@ -623,8 +850,8 @@ def _narrow_down(twin: _Twin, result: _NodeResult, step: float, worst: int, rng:
     arr = twin.array(result.leaf)
     gradient = result.gradient
     worst_projection = max(
-        (p for p in result.projections if not p[3]), key=lambda p: abs(p[0] - p[1]) / (atol + rtol * abs(p[1])))
-    analytic, numeric, unit, _ = worst_projection
+        (p for p in result.projections if not p[3]), key=lambda p: abs(p[0] - p[1]) / p[4])
+    analytic, numeric, unit, _, _, _ = worst_projection
     direction = step * unit.reshape(-1)  # the direction that failed, moved along by x ± direction
     error = analytic - numeric
     remaining = rng.permutation(arr.size)  # random halves: an error pattern aligned with the layout cannot hide
@@ -641,10 +868,10 @@ def _narrow_down(twin: _Twin, result: _NodeResult, step: float, worst: int, rng:
     largest = np.argsort(-np.abs(gradient).reshape(-1), kind="stable")[:worst]
     randoms = rng.choice(arr.size, min(worst, arr.size), replace=False)
     candidates = np.unique(np.concatenate([remaining, largest, randoms]))
-    _check_elements(twin, result, candidates, step)
+    _check_elements(twin, result, candidates, step, judge)
 
 
-def _report(twin: _Twin, results: list[_NodeResult], mode: str, step: float, atol: float, rtol: float,
+def _report(twin: Twin, results: list[_NodeResult], mode: str, step: float, atol: float, rtol: float,
             worst: int) -> GradcheckReport:
     rows: list[ElementError] = []
     kink_rows: list[ElementError | Projection] = []
@@ -655,17 +882,19 @@ def _report(twin: _Twin, results: list[_NodeResult], mode: str, step: float, ato
     batch_sizes = twin.batch_sizes()
     for result in results:
         name, gradient = result.leaf.name, result.gradient
-        for index, n, kink in zip(result.indices, result.numeric, result.kinks, strict=True):
+        for index, n, kink, tol in zip(result.indices, result.numeric, result.kinks, result.tolerances,
+                                       strict=True):
             a = float(gradient.reshape(-1)[index])
             row = ElementError(name, tuple(int(i) for i in np.unravel_index(index, gradient.shape)), a, float(n),
-                               abs(a - float(n)), atol + rtol * abs(float(n)), kink)
+                               abs(a - float(n)), float(tol), kink)
             (kink_rows if kink else rows).append(row)
-        for a, n, _, kink in result.projections:
-            projection = Projection(name, a, n, abs(a - n), atol + rtol * abs(n), kink)
+        for a, n, _, kink, tol, u in result.projections:
+            projection = Projection(name, a, n, abs(a - n), float(tol), kink, tuple(u.shape),
+                                    tuple(float(v) for v in u.reshape(-1)))
             (kink_rows if kink else projections).append(projection)
 
-        a, n, matches = result.evidence(step, atol, rtol)
-        failed = int(np.sum(~_within(a, n, atol, rtol)))
+        a, n, tolerance, matches = result.evidence()
+        failed = int(np.sum(~_within(a, n, tolerance)))
         cause = None
         if failed:
             cause = _likely_cause(gradient, a, n, matches, batch_sizes)
@@ -676,16 +905,19 @@ def _report(twin: _Twin, results: list[_NodeResult], mode: str, step: float, ato
                           "move the values away from the kinks")
         kinks = sum(k is not None for k in result.kinks) + sum(p[3] is not None for p in result.projections)
         unit = "projections" if result.clean_projections() else "elements"
+        ratio = float(np.max(np.abs(a - n) / tolerance)) if a.size else 0.0
         nodes.append(NodeCheck(name, tuple(gradient.shape), int(a.size), unit, failed, kinks,
-                               _relative_error(a, n), _max_abs(a, n), cause))
+                               _relative_error(a, n), _max_abs(a, n), cause, ratio))
         compared.append((a, n))
 
+    every = list(rows)
     rows.sort(key=lambda e: -e.abs_error / e.tolerance)
     a = np.concatenate([c[0] for c in compared])
     n = np.concatenate([c[1] for c in compared])
     return GradcheckReport(
         ok=all(node.ok for node in nodes), mode=mode, relative_error=_relative_error(a, n),
         max_abs_error=_max_abs(a, n), worst=rows[:worst], kinks=kink_rows, nodes=nodes, projections=projections,
+        checks=every,
         suspects=[], causes=causes, forward_runs=0, backward_runs=1, seconds=0.0, step=step, atol=atol, rtol=rtol,
         dtype=twin.dtype, elements=sum(int(r.indices.size) for r in results),
     )
@@ -693,7 +925,7 @@ def _report(twin: _Twin, results: list[_NodeResult], mode: str, step: float, ato
 
 # --- which op is to blame --------------------------------------------------------------
 
-def _find_suspects(twin: _Twin, leaves: Sequence[Node], step: float, atol: float, rtol: float,
+def _find_suspects(twin: Twin, leaves: Sequence[Node], step: float, atol: float, rtol: float,
                    rng: np.random.Generator, batch_sizes: Sequence[int]) -> list[Suspect]:
     """Check each op between the checked nodes and the output on its own.
 
@@ -757,12 +989,12 @@ def _check_op_input(node: Node, inputs: list[np.ndarray], output: np.ndarray, j:
         return None
     a = np.array([m[1] for m in measured])
     n = np.array([m[2] for m in measured])
-    if np.all(_within(a, n, atol, rtol)):
+    if np.all(_within(a, n, atol + rtol * np.abs(n))):
         return None
     # The transforms are tried on each direction's own gradient (each had its own upstream).
     def matches(transform: Callable[[np.ndarray], np.ndarray]) -> bool:
         along = np.array([np.vdot(transform(m[0]), m[3]) / (2 * step) for m in measured])
-        return bool(np.all(_within(along, n, atol, rtol)))
+        return bool(np.all(_within(along, n, atol + rtol * np.abs(n))))
 
     cause = _op_cause(x, a, n, matches, batch_sizes)
     worst = int(np.argmax(np.abs(a - n)))
@@ -789,7 +1021,7 @@ def _describe_suspect(s: Suspect) -> str:
 
 # --- choosing the step ------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class StepStudy:
     """Error against step: the V-shaped curve of a central difference.
 
@@ -804,6 +1036,35 @@ class StepStudy:
     best_error: float
     forward_runs: int
     seconds: float
+    seed: int | None = None
+    dtype: str = "float64"  # the graph's (the study runs on a float64 copy)
+    directions: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (node, direction) pairs swept
+
+    def to_dict(self) -> dict:
+        return {"steps": self.steps.tolist(), "errors": self.errors.tolist(),
+                "max_abs_errors": self.max_abs_errors.tolist(), "best_step": self.best_step,
+                "best_error": self.best_error, "forward_runs": self.forward_runs, "seconds": self.seconds,
+                "seed": self.seed, "dtype": self.dtype,
+                "directions": [[name, d.tolist()] for name, d in self.directions]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepStudy:
+        data = dict(data)
+        for key in ("steps", "errors", "max_abs_errors"):
+            data[key] = np.array(data[key], dtype=np.float64)
+        data["directions"] = [(name, np.array(d, dtype=np.float64)) for name, d in data["directions"]]
+        return cls(**data)
+
+    def to_json(self, path: str | os.PathLike) -> str:
+        """Save the study (steps, errors, seed, the directions swept) as JSON, atomically."""
+        return write_json(path, "step_study", self.to_dict())
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> StepStudy:
+        return cls.from_dict(read_json(path, "step_study"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StepStudy) and json.dumps(self.to_dict()) == json.dumps(other.to_dict())
 
     def __str__(self) -> str:
         logs = np.log10(np.maximum(self.errors, 1e-18))
@@ -865,10 +1126,12 @@ def step_study(
     step here can be passed to ``gradcheck(step=...)``.
     """
     started = time.perf_counter()
+    if seed is None:  # fresh randomness, but recorded
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
     steps = np.logspace(-1, -12, 23) if steps is None else np.asarray(steps, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    twin = _Twin(g, output, feeds, grad_output)
-    leaves = _leaves(g, twin, wrt)
+    twin = Twin(g, output, feeds, grad_output)
+    leaves = checked_leaves(g, twin, wrt)
     twin.evaluate()
     analytic = twin.graph.backward(leaves, grad_output=twin.grad_output)
     fixed = []
@@ -889,4 +1152,5 @@ def step_study(
     errors_array = np.array(errors)
     best = int(np.argmin(errors_array))
     return StepStudy(steps, errors_array, np.array(max_abs), float(steps[best]), float(errors_array[best]),
-                     twin.forward_runs, time.perf_counter() - started)
+                     twin.forward_runs, time.perf_counter() - started, seed, twin.dtype,
+                     [(leaf.name, direction) for leaf, direction in fixed])

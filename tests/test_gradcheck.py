@@ -365,3 +365,22 @@ def test_a_budget_is_per_element_and_the_report_says_so():
     assert "rounding budget" in str(report) and "error/budget" in str(report)
     with pytest.raises(ValueError, match="floating dtype"):
         tg.gradcheck(g, feeds, dtype=np.int32)
+
+
+# --- random ops ------------------------------------------------------------------------------
+
+def test_a_graph_with_an_unseeded_random_op_is_refused_saying_how_to_check_it():
+    w = tg.parameter(np.linspace(-1, 1, 6), name="w")
+    g = tg.Graph(tg.sum(tg.dropout(w, 0.5) ** 2))
+    with pytest.raises(tg.GradientError, match=r"dropout_mask.*is random.*seed=0.*tg.training\(False\)"):
+        tg.gradcheck(g)
+    seeded = tg.Graph(tg.sum(tg.dropout(w, 0.5, seed=0) ** 2))
+    assert tg.gradcheck(seeded).ok  # the same mask every run: checkable
+    with tg.training(False):
+        assert tg.gradcheck(g).ok  # outside training dropout is the identity
+
+
+def test_the_likely_cause_says_what_was_measured_before_guessing_why():
+    report = tg.gradcheck(*two_branch_graph("twice"))
+    assert any("analytic = 2 x numeric: twice the true gradient (a rule's factor doubled, or" in c
+               for c in report.causes)

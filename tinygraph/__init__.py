@@ -16,12 +16,14 @@ be differentiated again.
     dw = g.backward()[w]
 """
 
+from . import data, init, nn, optim  # noqa: E402  (the training toolkit, built on the names above)
 from .anomaly import AnomalyError, detect_anomaly
 from .errors import FeedError, GradientError, OpError, ShapeError, TinygraphError
 from .fusion import affine, sigmoid_cross_entropy  # after rewrite: its passes run after the built-in ones
 from .grad import grad
 from .gradcheck import GradcheckReport, StepStudy, gradcheck, step_study
 from .graph import Graph
+from .io import CheckpointError, load, load_into, save
 from .node import Constant, Node, Parameter, Placeholder, constant, parameter, placeholder, topological_order
 from .op import Op
 from .ops import (
@@ -82,7 +84,17 @@ from .ops import (
     where,
 )
 from .rewrite import REWRITES, register_rewrite
-from . import data, init, nn, optim  # noqa: E402  (the training toolkit, built on the names above)
+from .studies import (
+    TaylorReport,
+    audit_rewrites,
+    compare_reports,
+    jvp,
+    jvp_check,
+    load_report,
+    replay,
+    taylor_test,
+    trace_backward,
+)
 
 __version__ = "0.1.0"
 
@@ -98,4 +110,8 @@ __all__ = [
     "log_softmax", "logsumexp", "max", "maximum", "min", "minimum", "sin", "sqrt", "square", "squeeze", "std",
     "var", "where", "avg_pool2d", "broadcast_to", "concat", "conv2d", "dropout", "index", "is_training",
     "max_pool2d", "pad", "stack", "training",
+    "save", "load", "load_into", "CheckpointError",
+    "taylor_test", "TaylorReport", "jvp", "jvp_check", "trace_backward", "audit_rewrites", "load_report",
+    "compare_reports", "replay",
+    "data", "init", "nn", "optim",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import inspection, ops
-from .errors import FeedError
+from .errors import FeedError, GradientError
 from .files import atomic_write
 from .grad import grad
 from .graph import Graph
@@ -424,11 +424,11 @@ def _name_factor(c: float, batch_sizes: Sequence[int]) -> str:
 
     names = []
     if near(2.0):
-        names.append("analytic = 2 x numeric: a gradient counted twice (accumulated twice, "
-                     "or `+=` into an array another path still uses)")
+        names.append("analytic = 2 x numeric: twice the true gradient (a rule's factor doubled, or a "
+                     "gradient counted twice: accumulated twice, or `+=` into an array another path uses)")
     elif near(0.5):
-        names.append("analytic = numeric / 2: half the gradient is missing, an accumulation dropped "
-                     "(a node used twice whose second contribution is not added)")
+        names.append("analytic = numeric / 2: half the true gradient (a rule's factor halved, or a node "
+                     "used twice whose second contribution is not added)")
     elif near(-1.0):
         names.append("analytic = -numeric: a sign flipped in a backward rule")
     for m in batch_sizes:
@@ -709,6 +709,7 @@ def gradcheck(
     # Their own streams for what comes after, so a replay with given directions repeats them too.
     later, budget_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
     twin = Twin(g, output, feeds, grad_output, run_dtype)
+    _refuse_random_ops(twin.graph)
     leaves = checked_leaves(g, twin, wrt)
     given = _given_directions(g, twin, leaves, directions)
     judge = _Tolerance(atol, rtol) if dtype is None else _Budget(twin, leaves, budget_rng)
@@ -766,6 +767,17 @@ def _given_directions(g: Graph, twin: Twin, leaves: Sequence[Node],
                                  f"the node has {format_shape(shape)}")
         given[leaf] = arrays
     return given
+
+
+def _refuse_random_ops(graph: Graph) -> None:
+    """Finite differences of an op that draws anew on every run mean nothing: say so, and how to fix it."""
+    for node in graph.nodes:
+        if node.op is not None and not node.op.reproducible:
+            raise GradientError(
+                f"gradcheck: {node.name} ({node.op!r}, built at {node.where()}) is random: every run draws anew, "
+                f"so central differences of the graph mean nothing. Fix its seed (tg.dropout(x, keep_prob, "
+                f"seed=0) draws the same mask every run) or check the graph inside `with tg.training(False):`"
+            )
 
 
 def _first_derivatives(g: Graph, feeds: Mapping[NodeOrName, Any] | None, wrt: Iterable[NodeOrName] | None,

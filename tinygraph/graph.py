@@ -201,25 +201,26 @@ class Graph:
         program, keys, dtypes, seed, out_node = entry
         values = self._slots.values
         if seed is not None:
-            values[self._slots.index[seed]] = self._seed_value(out_node, grad_output)
+            values[self._slots.index[seed]] = seed_value = self._seed_value(out_node, grad_output)
         if check_finite or check_finite is None and anomaly.enabled:
             results = anomaly.run_checked(program, values, "backward")
         else:
             results = program(values)
-        handed_out = {id(values[self._slots.index[seed]])} if seed is not None else set()
+        handed_out = {id(seed_value)} if seed is not None else set()
         gradients = {}
         for node, dtype, value in zip(keys, dtypes, results, strict=True):
             # each an array of its own: not a view, not read-only (a constant), not shared, not the caller's
             if value.__class__ is not ndarray or value.base is not None or not value.flags.writeable \
                     or id(value) in handed_out:
                 value = np.array(value, dtype=dtype)
-            handed_out.add(id(value))
-            gradients[node] = value
+            handed_out.add(id(gradients.setdefault(node, value)))
         return gradients
 
     def gradients(self, wrt: Iterable[NodeOrName] | None = None, *, output: NodeOrName | None = None) -> list[Node]:
         """The gradient nodes ``backward(wrt, output=output)`` runs (rewritten as the graph is)."""
-        return list(self._gradient_nodes(output, None if wrt is None else tuple(wrt), None))
+        wrt = None if wrt is None else tuple(wrt)
+        entry = self._backwards.get((output, wrt, True, self._last))  # those of the last run, if it was asked
+        return list(entry[0].outputs) if entry is not None else self._gradient_nodes(output, wrt, None)
 
     def _gradient_nodes(self, output: NodeOrName | None, wrt: tuple | None, seed: Node | None) -> list[Node]:
         out_node = self.node(output if output is not None else self.outputs[0])
@@ -269,14 +270,18 @@ class Graph:
         return "# forward\n" + program.source() + "\n# backward\n" + backward.source()
 
     def __repr__(self) -> str:
-        names = ", ".join(o.name for o in self.outputs)
-        return f"<Graph of {names}: {len(self.nodes)} nodes, {len(self.parameters)} parameters>"
+        return f"<Graph of {', '.join(o.name for o in self.outputs)}: {len(self.nodes)} nodes, " \
+               f"{len(self.parameters)} parameters>"
 
     def summary(self) -> str:
         """A table of the nodes in run order: op, shape, dtype, parameter counts; then the rewrites applied."""
         return inspection.summary(self)
 
     __str__ = summary
+
+    def trace_backward(self, wrt: Any = None, output: Any = None, **options: Any) -> inspection.BackwardTrace:
+        """After a forward: the backward step by step, in run order (see inspection.trace_backward)."""
+        return inspection.trace_backward(self, wrt, output, **options)
 
     def to_dot(self) -> str:
         """Graphviz DOT text of the graph, shapes on the edges (render it with ``dot -Tsvg``)."""

@@ -18,10 +18,13 @@ import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .errors import TinygraphError
-from .node import Constant, Node, Parameter, Placeholder
+from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .shapes import format_shape
 
 Graph = Any  # a tinygraph.Graph: this module reads its public attributes (nodes, outputs, run_outputs...)
@@ -218,3 +221,71 @@ def notebook_html(graph: Graph) -> str:
     except GraphvizError as error:
         picture = _paragraph(f"(no drawing: {error})")
     return summary_html(graph) + picture
+
+
+# --- the backward, step by step ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One step of a backward: a gradient node."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    rule_of: str  # the forward node whose gradient rule built this step
+    rule_op: str
+    sums_fan_out: bool  # the sum of what the forward node's consumers sent back
+    upstream: list[str]  # inputs that arrived from another node's rule: the gradient flowing in
+    shape: tuple[int, ...]
+    norm: float
+    value: Any = None  # the value, for small nodes
+
+
+@dataclass
+class BackwardTrace:
+    """The steps of a backward in run order; ``str()`` is the table, ``gradients`` names each result."""
+
+    steps: list[TraceStep]
+    gradients: dict[str, str]  # wrt node -> the step holding its gradient
+
+    def __str__(self) -> str:
+        rows = [["#", "step", "= op(inputs)", "rule of", "upstream in", "value / shape, norm"]]
+        for k, s in enumerate(self.steps, 1):
+            shown = (np.array2string(np.asarray(s.value), precision=4, separator=", ", suppress_small=True)
+                     if s.value is not None else f"{format_shape(s.shape)} |{s.norm:.4g}|")
+            what = f"{s.op}({', '.join(s.inputs)})"
+            rule = f"{s.rule_of} ({s.rule_op})" + ("  <- fan-out summed" if s.sums_fan_out else "")
+            rows.append([k, s.name, what, rule, ", ".join(s.upstream), shown.replace("\n", " ")])
+        lines = [f"backward: {len(self.steps)} steps, in the order they run"]
+        lines += text_table(rows, indent="  ")
+        lines += ["", "  gradients: " + ", ".join(f"{k} = {v}" for k, v in self.gradients.items())]
+        return "\n".join(lines)
+
+
+def trace_backward(graph: Graph, wrt: Any = None, output: Any = None, *, values_up_to: int = 6) -> BackwardTrace:
+    """The backward of ``graph`` after a forward, step by step in the order it runs.
+
+    Runs ``graph.backward(wrt, output=output)`` and reads each gradient node's value
+    from it. Each step is one gradient node: which forward node's rule made it
+    (``grad_of``), what it computes from what, and its value (for up to
+    ``values_up_to`` elements; else its shape and norm). A step named ``d<node>``
+    sums the gradients that ``<node>``'s consumers sent back: fan-out.
+    """
+    wrt = None if wrt is None else list(wrt)
+    graph.backward(wrt, output=output)
+    gradients = graph.gradients(wrt, output=output)  # the nodes that backward just ran
+    forward = set(graph.nodes)
+    steps = []
+    for node in topological_order(gradients, forward):
+        if node.grad_of is None:  # a constant a rule made, or the seed
+            continue
+        value = np.asarray(graph.value(node))
+        origin = node.grad_of
+        fan_in = node.kind == "add" and node.name == f"d{origin.name}"
+        upstream = [i.name for i in node.inputs if i not in forward and i.grad_of is not origin]
+        steps.append(TraceStep(
+            node.name, node.kind, [i.name for i in node.inputs], origin.name, origin.kind, fan_in, upstream,
+            tuple(value.shape), float(np.linalg.norm(value)),
+            value.tolist() if value.size <= values_up_to else None))
+    keys = list(graph.parameters) if wrt is None else [graph.node(n) for n in wrt]
+    return BackwardTrace(steps, {k.name: g.name for k, g in zip(keys, gradients, strict=True)})

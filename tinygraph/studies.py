@@ -27,8 +27,8 @@ from .files import atomic_write
 from .grad import grad
 from .gradcheck import GradcheckReport, StepStudy, Twin, checked_leaves, gradcheck, read_json, write_json
 from .graph import Graph
-from .inspection import text_table
-from .node import Constant, Node, Parameter, Placeholder, constant, topological_order
+from .inspection import BackwardTrace, TraceStep, text_table, trace_backward  # noqa: F401 (re-exported)
+from .node import Node, Parameter, Placeholder, constant, topological_order
 from .rewrite import REWRITES
 from .shapes import format_shape
 
@@ -357,7 +357,8 @@ def load_report(path: str | os.PathLike) -> GradcheckReport | StepStudy | Taylor
         except (json.JSONDecodeError, AttributeError):
             raise ValueError(f"{os.fspath(path)} is not a tinygraph report (not a JSON object)") from None
     if kind not in _KINDS:
-        raise ValueError(f"{os.fspath(path)} is not a tinygraph report: kind {kind!r}, expected one of {sorted(_KINDS)}")
+        raise ValueError(f"{os.fspath(path)} is not a tinygraph report: kind {kind!r}, "
+                         f"expected one of {sorted(_KINDS)}")
     return _KINDS[kind].from_json(path)
 
 
@@ -400,79 +401,6 @@ def replay(report: GradcheckReport | TaylorReport | str | os.PathLike, g: Graph,
         if any(n.checked < sizes[n.name] for n in report.nodes):
             recorded["sample"] = max(n.checked + n.kinks for n in report.nodes)
     return gradcheck(g, feeds, **{**recorded, **options})
-
-
-# --- the backward, step by step ------------------------------------------------------------
-
-def trace_backward(graph: Graph, wrt: Iterable[NodeOrName] | None = None, output: NodeOrName | None = None,
-                   *, values_up_to: int = 6) -> BackwardTrace:
-    """The backward of ``graph`` after a forward, step by step in the order it runs.
-
-    Each step is one gradient node: which forward node's rule made it (``grad_of``),
-    what it computes from what, and its value (for up to ``values_up_to`` elements;
-    else its shape and norm). A step named ``d<node>`` sums the gradients that
-    ``<node>``'s consumers sent back: fan-out.
-    """
-    gradients = graph.gradients(wrt, output=output)
-    run = Graph(gradients, rewrites=False)
-    made_here = set(graph.nodes)
-    fed = {n: graph.value(n) for n in run.nodes if n in made_here and not isinstance(n, Constant)}
-    seeds = [n for n in run.placeholders if n not in made_here]  # the upstream seed of a non-scalar output
-    if seeds:
-        raise ValueError("trace_backward needs an output of one element (its gradient seed is 1)")
-    run.forward(fed)
-    steps = []
-    for node in run.nodes:
-        if node.grad_of is None or node in made_here:
-            continue
-        value = np.asarray(run.value(node))
-        origin = node.grad_of
-        fan_in = node.kind == "add" and node.name == f"d{origin.name}"
-        upstream = [i.name for i in node.inputs if i not in made_here and i.grad_of is not origin]  # incl. the seed
-        steps.append(TraceStep(
-            node.name, node.kind, [i.name for i in node.inputs], origin.name, origin.kind, fan_in, upstream,
-            tuple(value.shape), float(np.linalg.norm(value)),
-            value.tolist() if value.size <= values_up_to else None))
-    names = {id(n): n.name for n in gradients}
-    keys = list(graph.parameters) if wrt is None else [graph.node(n) for n in wrt]
-    return BackwardTrace(steps, {k.name: names[id(gr)] for k, gr in zip(keys, gradients, strict=True)})
-
-
-@dataclass(frozen=True)
-class TraceStep:
-    """One step of a backward: a gradient node."""
-
-    name: str
-    op: str
-    inputs: list[str]
-    rule_of: str  # the forward node whose gradient rule built this step
-    rule_op: str
-    sums_fan_out: bool  # the sum of what the forward node's consumers sent back
-    upstream: list[str]  # inputs that arrived from another node's rule: the gradient flowing in
-    shape: tuple[int, ...]
-    norm: float
-    value: Any = None  # the value, for small nodes
-
-
-@dataclass
-class BackwardTrace:
-    """The steps of a backward in run order; ``str()`` is the table, ``gradients`` names each result."""
-
-    steps: list[TraceStep]
-    gradients: dict[str, str]  # wrt node -> the step holding its gradient
-
-    def __str__(self) -> str:
-        rows = [["#", "step", "= op(inputs)", "rule of", "upstream in", "value / shape, norm"]]
-        for k, s in enumerate(self.steps, 1):
-            shown = (np.array2string(np.asarray(s.value), precision=4, separator=", ", suppress_small=True)
-                     if s.value is not None else f"{format_shape(s.shape)} |{s.norm:.4g}|")
-            what = f"{s.op}({', '.join(s.inputs)})"
-            rule = f"{s.rule_of} ({s.rule_op})" + ("  <- fan-out summed" if s.sums_fan_out else "")
-            rows.append([k, s.name, what, rule, ", ".join(s.upstream), shown.replace("\n", " ")])
-        lines = [f"backward: {len(self.steps)} steps, in the order they run"]
-        lines += text_table(rows, indent="  ")
-        lines += ["", "  gradients: " + ", ".join(f"{k} = {v}" for k, v in self.gradients.items())]
-        return "\n".join(lines)
 
 
 # --- auditing the rewrites ----------------------------------------------------------------

@@ -70,8 +70,9 @@ class DropoutMask(Op):
 
     @property
     def reproducible(self) -> bool:
-        """Whether every run draws the same mask (a seed is given), so finite differences make sense."""
-        return self.seed is not None
+        """Whether every run gives the same mask (a seed is given, or outside training it is all ones),
+        so finite differences make sense."""
+        return self.seed is not None or not is_training()
 
     @classmethod
     def examples(cls):

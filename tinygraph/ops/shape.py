@@ -219,7 +219,8 @@ class SumToShape(Op):
         if x is not None:
             kept = [d for i, d in enumerate(x) if i not in normalize_axis(self.axes, len(x))]
             if None not in kept and xp.prod(kept, dtype=int) != xp.prod(self.shape, dtype=int):
-                raise ValueError(f"summing {format_shape(x)} over axes {self.axes} cannot give {format_shape(self.shape)}")
+                raise ValueError(f"summing {format_shape(x)} over axes {self.axes} cannot give "
+                                 f"{format_shape(self.shape)}")
         return self.shape
 
     def forward(self, x):

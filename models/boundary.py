@@ -12,7 +12,8 @@ The regions are the labels ``predict`` gives on a grid spanning the points with 
 margin of 1, as the course's helper does (it steps by 0.01; here the grid has
 ``resolution`` points a side, which looks the same and keeps wide hidden layers
 affordable); the points are drawn on top, both in matplotlib's ``Spectral``
-colours. matplotlib is an optional extra (``pip install "tinygraph[plot]"``);
+colours. matplotlib is an optional extra (``pip install matplotlib``, or
+``pip install -e ".[plot]"`` in a checkout);
 figures are saved atomically.
 """
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygraph.files import atomic_write
+from tinygraph.io import open_hdf5
 
 __all__ = [
     "CLASSES", "DATA_ENV", "HOME_ENV", "SYNTHETIC_VERSION", "DatasetError", "cache_dir", "load_dataset",
@@ -54,15 +55,11 @@ def load_split(path: PathLike, split: str) -> tuple[np.ndarray, np.ndarray, np.n
     Raises ``FileNotFoundError`` for a missing file and :class:`DatasetError`
     naming the file and key for anything not in the course's layout.
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist (expected the course's {FILES[split]})")
-    if not h5py.is_hdf5(path):
-        raise DatasetError(f"data file {path} is not an HDF5 file")
     x_key, y_key = f"{split}_set_x", f"{split}_set_y"
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, "data file", DatasetError) as f:  # a damaged or truncated file is named as such
         x, y, classes = (_read(f, path, key) for key in (x_key, y_key, "list_classes"))
 
     def bad(key: str, what: str) -> DatasetError:

@@ -53,7 +53,7 @@ COST_LINE = "Cost after iteration {i}: {cost:f}"  # the notebook's progress line
 HIDDEN_LAYER_SIZES = (1, 2, 3, 4, 5, 20, 50)  # the notebook's sweep
 PARAMETER_KEYS = ("W1", "b1", "W2", "b2")
 LEARNING_RATE = 1.2  # update_parameters' default, which nn_model uses
-EXTRA_HINT = 'pip install "tinygraph[course]"'
+EXTRA_HINT = 'pip install scikit-learn scipy (or, in a tinygraph checkout, pip install -e ".[course]")'
 
 
 # --- the data ---------------------------------------------------------------------------

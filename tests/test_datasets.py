@@ -196,5 +196,14 @@ def test_missing_file_and_directory_are_named(tmp_path):
 def test_a_file_that_is_not_hdf5_is_named(tmp_path):
     directory = write_pair(tmp_path / "d")
     (directory / "train_catvnoncat.h5").write_text("<html>a download page, not the data</html>")
-    with pytest.raises(DatasetError, match=r"data file .*train_catvnoncat\.h5 is not an HDF5 file"):
+    with pytest.raises(DatasetError, match=r"data file .*train_catvnoncat\.h5: not an HDF5 file"):
         load_dataset(directory)
+
+
+def test_a_truncated_data_file_is_named_as_damaged(tmp_path):
+    """h5py's own message names no file; the loader says which file, and that it is damaged or truncated."""
+    directory = datasets.write_synthetic(tmp_path / "d")
+    train = directory / "train_catvnoncat.h5"
+    train.write_bytes(train.read_bytes()[: train.stat().st_size // 2])
+    with pytest.raises(DatasetError, match=r"data file .*train_catvnoncat\.h5 is damaged or truncated"):
+        datasets.load_split(train, "train")

@@ -256,7 +256,8 @@ def test_baseline_without_scikit_learn_names_the_extra(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
-    with pytest.raises(ImportError, match=r"tinygraph\[course\]"):
+    hint = r"pip install scikit-learn scipy \(or, in a tinygraph checkout, pip install -e \"\.\[course\]\"\)"
+    with pytest.raises(ImportError, match=hint):
         planar.logistic_regression_baseline(np.zeros((2, 4)), np.zeros((1, 4)))
 
 

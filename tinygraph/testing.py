@@ -32,7 +32,8 @@ try:
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as error:  # pragma: no cover - the test extra is missing
-    raise ImportError("tinygraph.testing needs hypothesis: pip install 'tinygraph[test]'") from error
+    raise ImportError("tinygraph.testing needs hypothesis: pip install hypothesis "
+                      "(or, in a tinygraph checkout, pip install -e \".[test]\")") from error
 
 from .gradcheck import ATOL, RTOL, GradcheckReport, gradcheck
 from .graph import Graph

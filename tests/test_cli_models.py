@@ -133,10 +133,9 @@ def test_print_cost_prints_the_course_lines_under_each_run(capsys):
     assert [line for line in lines if line.startswith("run ")] == [
         f"run {k} of 3: {label}" for k, label in enumerate(labels, 1)]
     # each run's two cost lines (iterations 0 and 1000) come after its label, as the course prints them
-    assert [line.split(":")[0] for line in lines] == ["run 1 of 3", "Cost after iteration 0",
-                                                      "Cost after iteration 1000"] * 1 + [
-        "run 2 of 3", "Cost after iteration 0", "Cost after iteration 1000",
-        "run 3 of 3", "Cost after iteration 0", "Cost after iteration 1000"]
+    assert [line.split(":")[0] for line in lines] == [
+        heading for k in (1, 2, 3)
+        for heading in (f"run {k} of 3", "Cost after iteration 0", "Cost after iteration 1000")]
     assert lines[1] == "Cost after iteration 0: 0.6931471805599453"  # zeros: log 2, the course's first line
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from .errors import FeedError, GradientError
 from .grad import grad
 from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .rewrite import rewrite
-from .run import Program, Slots
+from .run import HandOut, Program, Slots
 from .shapes import format_shape
 
 NodeOrName = Node | str
@@ -79,7 +80,7 @@ class Graph:
         self._by_name: dict[str, Node | None] = {}
         for n in self.nodes:  # a name shared by two nodes cannot be looked up by name
             self._by_name[n.name] = None if n.name in self._by_name else n
-        self._feed_targets: dict[Any, tuple[Node, int]] = {}  # feed key -> (node, slot)
+        self._feed_targets: dict[Any, tuple] = {}  # feed key -> what its feeds are checked against
         self._forwards: dict[frozenset, Program] = {}  # the nodes fed, other than placeholders -> program
         self._backwards: dict[Any, tuple] = {}  # (output, wrt, default seed?, forward) -> program and how to read it
         self._last: Program | None = None  # the last forward's program
@@ -138,17 +139,15 @@ class Graph:
         fed: set[Node] = set()
         others: list[Node] = []
         for key, array in feeds.items():
-            try:  # looked up once per key, then one dict get: this runs on every step of a training loop
-                node, slot = targets[key]
+            try:  # worked out once per key, then one dict get: this runs on every step of a training loop
+                node, slot, dtype, ndim, pick, expected = targets[key]
             except KeyError:
-                node, slot = targets[key] = self._feed_target(key)
+                node, slot, dtype, ndim, pick, expected = targets[key] = self._feed_target(key)
             except TypeError:
-                node, slot = self._feed_target(key)
-            shape = node.shape
+                node, slot, dtype, ndim, pick, expected = self._feed_target(key)
             # An array of the right dtype and shape is taken as it is (dtypes compared by identity: != is slow).
-            if (array.__class__ is not ndarray or array.dtype is not node.dtype or shape is None
-                    or array.shape != shape and (array.ndim != len(shape) or None not in shape or any(
-                        d is not None and d != a for d, a in zip(shape, array.shape, strict=True)))):
+            if (array.__class__ is not ndarray or array.dtype is not dtype or array.ndim != ndim
+                    or pick is not None and pick(array.shape) != expected):
                 array = _converted(node, array)
             values[slot] = array
             fed.add(node)
@@ -156,8 +155,9 @@ class Graph:
                 others.append(node)
         return fed, frozenset(others) if others else _NOTHING
 
-    def _feed_target(self, key: NodeOrName) -> tuple[Node, int]:
-        """The node a feed key names and its slot, or a FeedError saying why there is none."""
+    def _feed_target(self, key: NodeOrName) -> tuple:
+        """What a feed of ``key`` is checked against: its node, slot, dtype, number of axes and known sizes
+        (``pick(shape)`` reads them, ``expected`` is what they must be); or a FeedError saying why it cannot be fed."""
         try:
             node = self.node(key)
         except (KeyError, TypeError):
@@ -167,7 +167,11 @@ class Graph:
                 from None
         if isinstance(node, Constant):  # its slot holds its value for every run: a feed would outlive the run
             raise FeedError(f"constant {node.name!r} cannot be fed; make it a placeholder to feed it")
-        return node, self._slots.index[node]
+        shape = node.shape
+        axes = () if shape is None else tuple(axis for axis, size in enumerate(shape) if size is not None)
+        pick = operator.itemgetter(*axes) if axes else None
+        return (node, self._slots.index[node], node.dtype, -1 if shape is None else len(shape), pick,
+                pick(shape) if pick else None)
 
     # --- backward ---------------------------------------------------------------
     def backward(
@@ -198,23 +202,12 @@ class Graph:
         entry = self._backwards.get(key)
         if entry is None:
             entry = self._backwards[key] = self._prepare_backward(output, wrt, grad_output is None)
-        program, keys, dtypes, seed, out_node = entry
-        values = self._slots.values
+        program, seed, out_node = entry
         if seed is not None:
-            values[self._slots.index[seed]] = seed_value = self._seed_value(out_node, grad_output)
+            self._slots.values[self._slots.index[seed]] = self._seed_value(out_node, grad_output)
         if check_finite or check_finite is None and anomaly.enabled:
-            results = anomaly.run_checked(program, values, "backward")
-        else:
-            results = program(values)
-        handed_out = {id(seed_value)} if seed is not None else set()
-        gradients = {}
-        for node, dtype, value in zip(keys, dtypes, results, strict=True):
-            # each an array of its own: not a view, not read-only (a constant), not shared, not the caller's
-            if value.__class__ is not ndarray or value.base is not None or not value.flags.writeable \
-                    or id(value) in handed_out:
-                value = np.array(value, dtype=dtype)
-            handed_out.add(id(gradients.setdefault(node, value)))
-        return gradients
+            return anomaly.run_checked(program, self._slots.values, "backward")
+        return program(self._slots.values)
 
     def gradients(self, wrt: Iterable[NodeOrName] | None = None, *, output: NodeOrName | None = None) -> list[Node]:
         """The gradient nodes ``backward(wrt, output=output)`` runs (rewritten as the graph is)."""
@@ -235,7 +228,8 @@ class Graph:
             return [rewritten.replacement.get(g, g) for g in grads]
 
     def _prepare_backward(self, output: NodeOrName | None, wrt: tuple | None, default_seed: bool) -> tuple:
-        """The program for one way of calling backward, the result's keys and dtypes, the seed placeholder (if fed)."""
+        """The program for one way of calling backward (handing out ``{key: array}``), its seed placeholder
+        (``None`` for a constant seed) and the output differentiated."""
         out_node = self.node(output if output is not None else self.outputs[0])
         shape = out_node.shape
         constant_seed = default_seed and shape is not None and None not in shape and int(np.prod(shape)) == 1
@@ -245,7 +239,8 @@ class Graph:
         grads = self._gradient_nodes(output, wrt, seed)
         keys = self.parameters if wrt is None else tuple(self.node(n) if isinstance(n, str) else n for n in wrt)
         given = self._last.known | ({seed} if seed is not None else set())
-        return Program(self._slots, grads, given), keys, tuple(g.dtype for g in grads), seed, out_node
+        hand_out = HandOut(keys, tuple(g.dtype for g in grads), None if seed is None else self._slots.index[seed])
+        return Program(self._slots, grads, given, hand_out), seed, out_node
 
     def _seed_value(self, out_node: Node, grad_output: Any) -> np.ndarray:
         out_value = self.value(out_node)

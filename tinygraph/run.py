@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import ndarray
 from .errors import OpError, TinygraphError
 from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .shapes import format_shape
@@ -67,6 +68,30 @@ class Step:
     node: Node
     ins: tuple[int, ...]
     function: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class HandOut:
+    """How a program hands out its results: ``{key: array}``, each array the caller's own to change.
+
+    A result that is a view, read-only (a constant), not an ndarray (a numpy scalar), the
+    array in ``protected`` (the caller's grad_output) or another result's array is copied.
+    The compiled form checks the usual case inline and calls this only when one is off.
+    """
+
+    keys: tuple
+    dtypes: tuple
+    protected: int | None = None  # a slot whose value must never be handed out
+
+    def __call__(self, results: Sequence[Any], values: list[Any]) -> dict:
+        seen = {id(values[self.protected])} if self.protected is not None else set()
+        out: dict = {}
+        for key, dtype, value in zip(self.keys, self.dtypes, results, strict=True):
+            if value.__class__ is not ndarray or value.base is not None or not value.flags.writeable \
+                    or id(value) in seen:
+                value = np.array(value, dtype=dtype)
+            seen.add(id(out.setdefault(key, value)))
+        return out
 
 
 def describe(node: Node) -> str:
@@ -109,13 +134,15 @@ class Program:
     listed in :attr:`needs` (the caller feeds it first).
     """
 
-    def __init__(self, slots: Slots, outputs: Sequence[Node], given: Collection[Node] = ()):
+    def __init__(self, slots: Slots, outputs: Sequence[Node], given: Collection[Node] = (),
+                 hand_out: HandOut | None = None):
         order = topological_order(outputs, known=given)
         slots.add(order)
         slots.add([i for n in order for i in n.inputs] + list(outputs))  # given nodes read: fed, or computed before
         slot = slots.index
         self.slots = slots
         self.outputs = tuple(outputs)
+        self.hand_out = hand_out  # None: a run returns the outputs' values as a tuple
         self.output_slots = tuple(slot[o] for o in outputs)
         self.known = frozenset(order) | frozenset(given)  # the nodes holding values after a run
         self.needs = tuple(n for n in order if isinstance(n, Placeholder))
@@ -162,7 +189,8 @@ class Program:
             values[step.out] = value
             if hook is not None:
                 hook(step.node, value)
-        return tuple(values[s] for s in self.output_slots)
+        results = tuple(values[s] for s in self.output_slots)
+        return results if self.hand_out is None else self.hand_out(results, values)
 
     # --- the compiled form ------------------------------------------------------------
     def source(self) -> str:
@@ -193,7 +221,22 @@ class Program:
             line_steps[len(lines)] = step
             loaded.add(step.out)
         results = [read(slot) for slot in self.output_slots]
-        lines.append(f"    return ({', '.join(results)},)")
+        if self.hand_out is None:
+            lines.append(f"    return ({', '.join(results)},)")
+            return lines, namespace, line_steps
+        # each result an array of its own, checked inline; anything unusual goes to hand_out
+        namespace.update(ndarray=ndarray, hand_out=self.hand_out)
+        ids = [f"id({r})" for r in results] + ([f"id(values[{self.hand_out.protected}])"]
+                                                if self.hand_out.protected is not None else [])
+        lines.append("    if (")
+        lines += [f"        {r}.__class__ is not ndarray or {r}.base is not None or not {r}.flags.writeable or"
+                  for r in results]
+        lines.append(f"        len({{{', '.join(ids)}}}) != {len(ids)}")
+        lines.append("    ):")
+        lines.append(f"        return hand_out(({', '.join(results)},), values)")
+        for index, key in enumerate(self.hand_out.keys):
+            namespace[f"k{index}"] = key
+        lines.append(f"    return {{{', '.join(f'k{i}: {r}' for i, r in enumerate(results))}}}")
         return lines, namespace, line_steps
 
     def _compile(self) -> Callable[[list[Any]], tuple]:

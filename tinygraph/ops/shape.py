@@ -224,8 +224,8 @@ class SumToShape(Op):
         return self.shape
 
     def forward(self, x):
-        if not self.shape:  # down to a scalar: over all axes at once, much cheaper than naming them
-            return xp.add.reduce(x, axis=None)
+        if not self.shape:  # down to a scalar: over all axes at once, much cheaper than naming them (and a
+            return xp.asarray(xp.add.reduce(x, axis=None))  # 0-d array, as a gradient handed out must be)
         return xp.add.reduce(x, axis=self.axes).reshape(self.shape)
 
     def gradient(self, grad, x, *, output):

@@ -116,7 +116,7 @@ def test_train_reports_bad_data_and_bad_options(tmp_path, capsys):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "train_catvnoncat.h5").write_text("not hdf5")
     code, _, err = run(capsys, "train", "--data", str(tmp_path / "d"))
-    assert code == 1 and "train_catvnoncat.h5 is not an HDF5 file" in err
+    assert code == 1 and "train_catvnoncat.h5: not an HDF5 file" in err
     for option, value, message in (("--iterations", "0", "must be at least 1"),
                                    ("--learning-rate", "-1", "must be positive and finite, got -1"),
                                    ("--learning-rate", "inf", "must be positive and finite, got inf"),

@@ -49,8 +49,9 @@ def test_every_python_block_runs_as_written_and_prints_what_is_shown(index, tmp_
     code, shown = BLOCKS[index]
     script = tmp_path / "example.py"
     script.write_text(code)
+    (tmp_path / "docs").mkdir()  # a block that saves a figure there writes into this scratch folder, not the repo
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=600)
     first_line = code.strip().splitlines()[0]
     if shown is not None and shown.lstrip().startswith(("tinygraph.", "Traceback")):

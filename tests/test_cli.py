@@ -136,8 +136,8 @@ def test_data_given_a_file_says_it_is_a_file(tmp_path, capsys):
     (tmp_path / "train_catvnoncat.h5").write_bytes(b"")
     for command in ("train", "predict --checkpoint x.h5", "gradcheck"):
         err = usage_error(capsys, *command.split(), "--data", str(tmp_path / "train_catvnoncat.h5"))
-        assert (f"argument --data: {tmp_path / 'train_catvnoncat.h5'} is a file; expected the directory holding "
-                "train_catvnoncat.h5 and test_catvnoncat.h5") in err
+        assert (f"argument --data: {tmp_path / 'train_catvnoncat.h5'} is a file; expected a directory: the one "
+                "holding train_catvnoncat.h5 and test_catvnoncat.h5") in err
 
 
 def test_save_into_a_missing_directory_or_onto_one_fails_before_training(tmp_path, capsys):

@@ -41,7 +41,8 @@ def positive_float(text: str) -> float:
 def data_dir(text: str) -> str:
     """argparse type: a directory, not a file (a missing one is the data loader's to report, as for $TINYGRAPH_DATA)."""
     if Path(text).is_file():
-        raise argparse.ArgumentTypeError(f"{text} is a file; expected the directory holding {COURSE_FILES}")
+        raise argparse.ArgumentTypeError(f"{text} is a file; expected a directory: the one holding "
+                                         f"{COURSE_FILES} (or data.mat, for --model regularization)")
     return text
 
 

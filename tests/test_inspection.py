@@ -158,3 +158,11 @@ def test_cli_rejects_a_dimension_below_one(capsys):
     with pytest.raises(SystemExit):
         main(["graph", "--dim", "0"])
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_cli_audits_the_rewrites_the_model_applies(capsys):
+    assert main(["graph", "--audit", "--dim", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("rewrite audit passed")
+    for name in ("fuse_affine", "stable_log_sigmoid", "fuse_sigmoid_cross_entropy"):
+        assert re.search(rf"^  {name} +\d+ +yes ", out, re.M), out

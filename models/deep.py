@@ -47,6 +47,7 @@ from tinygraph import nn, optim
 from . import planar
 from .datasets import load_dataset
 from .logistic_regression import flatten
+from .parameters import load_parameters, parameter_values
 
 __all__ = [
     "ACTIVATIONS", "COST_LINE", "DEEP_LAYERS_DIMS", "TWO_LAYER_DIMS", "DeepNet", "L_layer_model", "L_model_backward",
@@ -206,17 +207,12 @@ class DeepNet(NamedTuple):
 
     def load(self, parameters: Mapping[str, Any]) -> DeepNet:
         """Copy the course's parameter dictionary into the graph's parameters (checked, as copies)."""
-        for key, node in self.parameters.items():
-            value = np.array(parameters[key], dtype=np.float64)  # a copy: training updates values in place
-            if value.shape != node.shape:
-                raise ValueError(f"parameters[{key!r}] has shape {value.shape}; layers {list(self.layer_dims)} "
-                                 f"need {node.shape}")
-            node.value = value
+        load_parameters(self.parameters, parameters, f"layers {list(self.layer_dims)} need")
         return self
 
     def values(self) -> dict[str, np.ndarray]:
         """Copies of the parameter values, as the course's dictionary."""
-        return {key: node.value.copy() for key, node in self.parameters.items()}
+        return parameter_values(self.parameters)
 
 
 def build_network(layer_dims: Sequence[int]) -> DeepNet:

@@ -40,6 +40,7 @@ import numpy as np
 import tinygraph as tg
 from tinygraph import init, nn, optim
 
+from .parameters import load_parameters, parameter_values
 from .three_layer import CacheError
 
 __all__ = [
@@ -106,17 +107,13 @@ class PlanarNet(NamedTuple):
 
     def load(self, parameters: Mapping[str, Any]) -> PlanarNet:
         """Copy the course's parameter dictionary into the graph's parameters (checked, as copies)."""
-        for key, node in self.parameters.items():
-            value = np.array(parameters[key], dtype=np.float64)  # a copy: training updates values in place
-            if value.shape != node.shape:
-                raise ValueError(f"parameters[{key!r}] has shape {value.shape}; this network "
-                                 f"({self.X.shape[0]} → {self.Z1.shape[0]} → {self.A2.shape[0]}) needs {node.shape}")
-            node.value = value
+        layout = f"{self.X.shape[0]} → {self.Z1.shape[0]} → {self.A2.shape[0]}"
+        load_parameters(self.parameters, parameters, f"this network ({layout}) needs")
         return self
 
     def values(self) -> dict[str, np.ndarray]:
         """Copies of the parameter values, as the course's dictionary."""
-        return {key: node.value.copy() for key, node in self.parameters.items()}
+        return parameter_values(self.parameters)
 
 
 def build_network(n_x: int, n_h: int, n_y: int = 1) -> PlanarNet:

@@ -38,6 +38,8 @@ import numpy as np
 import tinygraph as tg
 from tinygraph import nn
 
+from .parameters import load_parameters, parameter_values
+
 __all__ = [
     "LAYERS", "PARAMETER_KEYS", "CacheError", "ThreeLayerNet", "accuracy", "boundary", "cache_dims", "dims_of",
     "feeds_any_node", "missing_package", "network", "predict", "predict_dec", "recorder", "run_summary",
@@ -131,21 +133,12 @@ class ThreeLayerNet:
     # --- parameters --------------------------------------------------------------
     def load(self, parameters: Mapping[str, Any]) -> ThreeLayerNet:
         """Copy the course's parameter dictionary (``"W1"`` … ``"b3"``) into this graph's parameters."""
-        missing = [key for key in PARAMETER_KEYS if key not in parameters]
-        if missing:
-            raise KeyError(f"parameters lack {', '.join(missing)}: the three-layer network needs "
-                           f"{', '.join(PARAMETER_KEYS)}")
-        for key, node in self.parameters.items():
-            value = np.array(parameters[key], dtype=np.float64)  # a copy: optimizers update values in place
-            if value.shape != node.shape:
-                raise ValueError(f"parameters[{key!r}] has shape {value.shape}; layers {self.layers_dims} "
-                                 f"need {node.shape}")
-            node.value = value
+        load_parameters(self.parameters, parameters, f"layers {self.layers_dims} need")
         return self
 
     def values(self) -> dict[str, np.ndarray]:
         """Copies of the parameter values, as the course's dictionary of arrays."""
-        return {key: node.value.copy() for key, node in self.parameters.items()}
+        return parameter_values(self.parameters)
 
     # --- running -----------------------------------------------------------------
     def _feeds(self, X: Any, Y: Any, masks: Sequence[Any] | None) -> dict[tg.Node, Any]:

@@ -1,14 +1,31 @@
-"""The training workloads: random data of the course's shapes, trained three ways.
+"""The training workloads: data of the course's shapes, trained by hand-written numpy and by tinygraph.
 
-A training iteration is forward + backward + parameter update
-(``w -= lr * dw``), written once with tinygraph and once in hand-written numpy
-the way a competent person writes it (the course's vectorized formulas).
-Peers (PyTorch, JAX, ...) live in :mod:`benchmarks.peers`.
+A training iteration is forward + backward + parameter update, written once
+with tinygraph and once in hand-written numpy the way a competent person
+writes it (the course's vectorized formulas). Peers (PyTorch, JAX, ...) live
+in :mod:`benchmarks.peers`. The workloads (keys of :func:`workloads`):
 
-The course-2 step (:class:`MinibatchWorkload`) is one mini-batch of Course 2
-Week 2's model: a 2-5-2-1 relu/relu/sigmoid net on 300 moons points, batches
-of 64 reshuffled every epoch, updated by gradient descent or Adam. Its
-tinygraph side is written as the README teaches (``nn``, ``optim``, ``data``).
+- ``cat``, ``tiny``: logistic regression (Course 1 Week 2) on cat-sized and
+  tiny random data, full batch, ``w -= lr * dw``;
+- ``net``: a two-layer relu/sigmoid net on cat-sized random data;
+- ``planar``: Course 1 Week 3's planar net 2-4-1 (tanh, sigmoid) on the
+  course's 400-point "flower", full batch, gradient descent with rate 1.2;
+- ``deep``: Course 1 Week 4's L-layer net [12288, 20, 7, 5, 1] (relu,
+  sigmoid) on 209 random "cat pixel" examples, full batch, rate 0.0075;
+- ``moons-gd``, ``moons-adam``: one mini-batch of Course 2 Week 2's model, a
+  2-5-2-1 relu/relu/sigmoid net on 300 moons points, batches of 64 reshuffled
+  every epoch (:class:`MinibatchWorkload`), gradient descent or Adam;
+- ``sweep-1`` ... ``sweep-4096``: the moons net with gradient descent on 8,192
+  moons points, one row per mini-batch size;
+- ``conv``: a 3×3 convolution layer's step (relu, mean squared error).
+
+The tinygraph contenders are written as the README teaches: ``nn.MLP``,
+``nn.binary_cross_entropy``, ``tg.Graph``, an ``optim`` optimizer and
+``opt.minimize(g, feeds)``, with ``data.minibatches`` for the mini-batches.
+Every mini-batch contender draws its batches from its own copy of the same
+endless, seeded stream (:func:`minibatch_stream`); cutting an epoch into
+batches happens inside the timed steps, except for the first epoch of each
+timed block, which is cut when the block is reset.
 
 Every implementation is an :class:`Implementation`: ``step()`` runs one
 iteration, ``reset()`` puts the parameters back at their starting values,
@@ -19,6 +36,7 @@ contender computes the same training run before timing it.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,6 +49,10 @@ from tinygraph import nn, optim
 LEARNING_RATE = 0.005
 COURSE2_LEARNING_RATE = 0.0007  # the defaults of Course 2 Week 2's model(): learning_rate, Adam's betas and epsilon
 ADAM = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+PLANAR_LEARNING_RATE = 1.2  # Course 1 Week 3's update_parameters default
+DEEP_LEARNING_RATE = 0.0075  # Course 1 Week 4's L_layer_model default
+DEEP_LAYERS = (12288, 20, 7, 5, 1)  # Course 1 Week 4's layers_dims
+SWEEP_BATCH_SIZES = (1, 8, 64, 512, 4096)
 
 
 @dataclass
@@ -121,6 +143,42 @@ class MinibatchWorkload(Workload):
 
 
 @dataclass
+class PlanarWorkload(Workload):
+    """Course 1 Week 3's planar net: 2 inputs → 4 tanh units → 1 sigmoid, full batch, gradient descent."""
+
+    def data(self, dtype: np.dtype, seed: int = 2) -> Data:
+        """The course's "flower" (X (2, 400), Y (1, 400)) and its initialize_parameters after ``np.random.seed(2)``:
+        ``randn · 0.01`` weights, W1 first, zero biases."""
+        from models.planar import load_planar_dataset
+
+        X, Y = load_planar_dataset()
+        rng = np.random.RandomState(seed)
+        params = {"W1": rng.randn(self.hidden, self.features) * 0.01, "b1": np.zeros((self.hidden, 1)),
+                  "W2": rng.randn(1, self.hidden) * 0.01, "b2": np.zeros((1, 1))}
+        return Data(X.astype(dtype), Y.astype(dtype), {k: v.astype(dtype) for k, v in params.items()})
+
+
+@dataclass
+class DeepWorkload(Workload):
+    """Course 1 Week 4's L-layer net: relu hidden layers, a sigmoid output, full batch, gradient descent."""
+
+    layer_dims: tuple[int, ...] = DEEP_LAYERS
+
+    def data(self, dtype: np.dtype, seed: int = 0) -> Data:
+        """Random inputs in [0, 1) (like scaled cat pixels), random 0/1 labels, and the Week 4 application's
+        initialize_parameters_deep after ``np.random.seed(1)``: ``randn(n_l, n_{l-1}) / sqrt(n_{l-1})``, zero biases."""
+        rng = np.random.default_rng(seed)
+        X = rng.random((self.layer_dims[0], self.examples)).astype(dtype)
+        Y = (rng.random((1, self.examples)) < 0.5).astype(dtype)
+        draw = np.random.RandomState(1)
+        params = {}
+        for i, (n_in, n_out) in enumerate(zip(self.layer_dims[:-1], self.layer_dims[1:], strict=True), start=1):
+            params[f"W{i}"] = (draw.randn(n_out, n_in) / np.sqrt(n_in)).astype(dtype)
+            params[f"b{i}"] = np.zeros((n_out, 1), dtype)
+        return Data(X, Y, params)
+
+
+@dataclass
 class ConvWorkload(Workload):
     """A 3×3 convolution layer's training step: ``relu(conv2d(X, W, padding=1) + b)`` against a target,
     mean squared error, in the course's layout (``X (m, H, W, C)``, ``W (3, 3, C, C_out)``)."""
@@ -138,17 +196,27 @@ class ConvWorkload(Workload):
 
 
 def workloads(quick: bool = False) -> tuple[Workload, ...]:
-    """The issue's workloads; ``quick`` shrinks the cat-sized ones for a smoke run (the moons net is small)."""
+    """The issue's workloads; ``quick`` shrinks the cat-sized ones (12288 features become 64, 209 examples 20)
+    and the batch-size sweep (1,024 points, batches of 1, 64 and 512) for a smoke run."""
     features = 64 if quick else 12288
     examples = 20 if quick else 209
-    moons_net = dict(features=2, examples=300, peers=False)
+    moons_net = dict(features=2, examples=300)
     side = 8 if quick else 32
+    deep = (features,) + DEEP_LAYERS[1:]
+    sweep_points = 1024 if quick else 8192
+    sweep_sizes = (1, 64, 512) if quick else SWEEP_BATCH_SIZES
     return (
         Workload("cat", f"cat logistic regression, X ({features}, {examples})", "logistic", features, examples),
         Workload("tiny", "tiny logistic regression, X (20, 64)", "logistic", 20, 64),
         Workload("net", f"2-layer net {features} → 7 (relu) → 1 (sigmoid)", "two_layer", features, examples, 7),
+        PlanarWorkload("planar", "planar 2-4-1 tanh/sigmoid, 400 points, GD 1.2", "planar", 2, 400, hidden=4),
+        DeepWorkload("deep", f"deep {'-'.join(map(str, deep))} relu/sigmoid, {examples} examples, GD",
+                     "deep", features, examples, layer_dims=deep),
         MinibatchWorkload("moons-gd", "moons 2-5-2-1, mini-batch 64, GD", "minibatch_gd", **moons_net),
         MinibatchWorkload("moons-adam", "moons 2-5-2-1, mini-batch 64, Adam", "minibatch_adam", **moons_net),
+        *(MinibatchWorkload(f"sweep-{size}", f"moons 2-5-2-1, {sweep_points} points, mini-batch {size}, GD",
+                            "minibatch_gd", features=2, examples=sweep_points, batch_size=size)
+          for size in sweep_sizes),
         ConvWorkload("conv", f"3×3 conv layer, X ({8 if quick else 64}, {side}, {side}, 16) → 16, relu, MSE",
                      "conv", features=16, examples=8 if quick else 64, peers=False, size=side),
     )
@@ -231,6 +299,84 @@ def endless_minibatches(batches_of: Callable, data: Data) -> Iterator[tuple[np.n
         yield from batches_of(data.X, data.Y, data.batch_size, seed)
 
 
+def minibatch_stream(batches_of: Callable, data: Data) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`endless_minibatches` with its first epoch already cut (a contender's ``reset`` calls this, so the
+    timed steps of a block start on a cut epoch; later epochs are cut inside the steps that reach them)."""
+    batches = endless_minibatches(batches_of, data)
+    return itertools.chain((next(batches),), batches)
+
+
+def numpy_planar(data: Data, lr: float = PLANAR_LEARNING_RATE) -> Implementation:
+    """Course 1 Week 3's forward_propagation, compute_cost, backward_propagation and update_parameters."""
+    X, Y = data.X, data.Y
+    m = X.shape[1]
+    p = _copy_params(data)
+
+    def reset() -> None:
+        for name, value in data.params.items():
+            p[name][...] = value
+
+    def step() -> None:
+        W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
+        Z1 = W1 @ X + b1
+        A1 = np.tanh(Z1)
+        Z2 = W2 @ A1 + b2
+        A2 = 1 / (1 + np.exp(-Z2))
+        logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)
+        cost = -np.sum(logprobs) / m  # noqa: F841 (the course computes it)
+        dZ2 = A2 - Y
+        dW2 = dZ2 @ A1.T / m
+        db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+        dZ1 = (W2.T @ dZ2) * (1 - np.power(A1, 2))
+        dW1 = dZ1 @ X.T / m
+        db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+        W1 -= lr * dW1
+        b1 -= lr * db1
+        W2 -= lr * dW2
+        b2 -= lr * db2
+
+    return Implementation(step, reset, lambda: p)
+
+
+def numpy_deep(data: Data, lr: float = DEEP_LEARNING_RATE) -> Implementation:
+    """Course 1 Week 4's L_model_forward, compute_cost, L_model_backward and update_parameters, vectorized by
+    hand for any number of layers (``dZL = AL - Y`` for the sigmoid output and cross-entropy, as Week 3 writes it)."""
+    X, Y = data.X, data.Y
+    m = X.shape[1]
+    p = _copy_params(data)
+    L = len(p) // 2
+    Ws = [p[f"W{i}"] for i in range(1, L + 1)]
+    bs = [p[f"b{i}"] for i in range(1, L + 1)]
+
+    def reset() -> None:
+        for name, value in data.params.items():
+            p[name][...] = value
+
+    def step() -> None:
+        A, inputs, Zs = X, [], []
+        for W, b in zip(Ws[:-1], bs[:-1], strict=True):
+            Z = W @ A + b
+            inputs.append(A)
+            Zs.append(Z)
+            A = np.maximum(Z, 0)
+        inputs.append(A)
+        AL = 1 / (1 + np.exp(-(Ws[-1] @ A + bs[-1])))
+        cost = -np.sum(Y * np.log(AL) + (1 - Y) * np.log(1 - AL)) / m  # noqa: F841 (the course computes it)
+        dZ = AL - Y
+        grads = []
+        for layer in range(L - 1, -1, -1):
+            dW = dZ @ inputs[layer].T / m
+            db = np.sum(dZ, axis=1, keepdims=True) / m
+            if layer:
+                dZ = (Ws[layer].T @ dZ) * (Zs[layer - 1] > 0)
+            grads.append((dW, db))
+        for (dW, db), W, b in zip(grads, reversed(Ws), reversed(bs), strict=True):
+            W -= lr * dW
+            b -= lr * db
+
+    return Implementation(step, reset, lambda: p)
+
+
 def numpy_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RATE) -> Implementation:
     """The course's forward_propagation, backward_propagation and update_parameters_with_gd / _adam, by hand."""
     p = _copy_params(data)
@@ -241,7 +387,7 @@ def numpy_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RAT
     def reset() -> None:
         for name, value in data.params.items():
             p[name][...] = value
-        run["batches"] = endless_minibatches(course_random_mini_batches, data)
+        run["batches"] = minibatch_stream(course_random_mini_batches, data)
         run["v"] = {name: np.zeros_like(value) for name, value in p.items()}
         run["s"] = {name: np.zeros_like(value) for name, value in p.items()}
         run["t"] = 0
@@ -352,17 +498,15 @@ def two_layer_graph(features: int, hidden: int, dtype: np.dtype = np.float64):
 
 def tinygraph_training(graph: tg.Graph, params: dict[str, tg.Parameter], feeds: dict, data: Data,
                        lr: float = LEARNING_RATE) -> Implementation:
-    """The loop a tinygraph user writes: forward, backward, ``p.value -= lr * grad``."""
-    parameters = tuple(params.values())
+    """The loop the README teaches: ``opt.minimize(graph, feeds)`` with ``optim.GD`` (``p -= lr * grad``)."""
+    opt = optim.GD(params, lr)
 
     def reset() -> None:
         for name, node in params.items():
             node.value = data.params[name].copy()
 
     def step() -> None:
-        graph.forward(feeds)
-        for node, grad in graph.backward(parameters).items():
-            node.value -= lr * grad
+        opt.minimize(graph, feeds)
 
     reset()
     return Implementation(step, reset, lambda: {name: node.value for name, node in params.items()})
@@ -378,30 +522,49 @@ def tinygraph_two_layer(data: Data, lr: float = LEARNING_RATE) -> Implementation
     return tinygraph_training(graph, params, {X: data.X, Y: data.Y}, data, lr)
 
 
-def tinygraph_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RATE) -> Implementation:
-    """The README's way: an ``nn.MLP``, ``nn.binary_cross_entropy``, ``data.minibatches``, an ``optim`` optimizer."""
+def mlp_graph(data: Data, hidden: str) -> tuple[tg.Graph, dict[str, tg.Parameter], tg.Node, tg.Node]:
+    """The README's model: ``nn.MLP`` of the layers ``data.params`` describe (``hidden`` units, a sigmoid
+    output) and ``tg.Graph(nn.binary_cross_entropy(model(X), Y))``: ``(graph, {"W1": ..., "b1": ...}, X, Y)``."""
     dims = [data.X.shape[0]] + [data.params[f"W{i}"].shape[0] for i in range(1, len(data.params) // 2 + 1)]
-    model = nn.MLP(dims, hidden="relu", output="sigmoid", dtype=data.dtype)
+    model = nn.MLP(dims, hidden=hidden, output="sigmoid", dtype=data.dtype)
     X = tg.placeholder((dims[0], None), name="X", dtype=data.dtype)
     Y = tg.placeholder((1, None), name="Y", dtype=data.dtype)
     g = tg.Graph(nn.binary_cross_entropy(model(X), Y))
-    opt = optim.GD(model.parameters(), lr) if optimizer == "gd" else optim.Adam(model.parameters(), lr, **ADAM)
-    start = opt.state_dict()
     params = {}
     for i, layer in enumerate(model.layers, start=1):
         params[f"W{i}"], params[f"b{i}"] = layer.W, layer.b
+    return g, params, X, Y
+
+
+def tinygraph_planar(data: Data, lr: float = PLANAR_LEARNING_RATE) -> Implementation:
+    """``nn.MLP([2, 4, 1], hidden="tanh")``, its cross-entropy, ``optim.GD`` and ``opt.minimize``, full batch."""
+    graph, params, X, Y = mlp_graph(data, "tanh")
+    return tinygraph_training(graph, params, {X: data.X, Y: data.Y}, data, lr)
+
+
+def tinygraph_deep(data: Data, lr: float = DEEP_LEARNING_RATE) -> Implementation:
+    """``nn.MLP(layers_dims)`` (relu hidden layers), its cross-entropy, ``optim.GD`` and ``opt.minimize``."""
+    graph, params, X, Y = mlp_graph(data, "relu")
+    return tinygraph_training(graph, params, {X: data.X, Y: data.Y}, data, lr)
+
+
+def tinygraph_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RATE) -> Implementation:
+    """The README's way: an ``nn.MLP``, ``nn.binary_cross_entropy``, ``data.minibatches``, an ``optim`` optimizer."""
+    g, params, X, Y = mlp_graph(data, "relu")
+    nodes = list(params.values())
+    opt = optim.GD(nodes, lr) if optimizer == "gd" else optim.Adam(nodes, lr, **ADAM)
+    start = opt.state_dict()
     run = {}
 
     def reset() -> None:
         for name, node in params.items():
             node.value = data.params[name].copy()
         opt.load_state_dict(start)
-        run["batches"] = endless_minibatches(tg_data.minibatches, data)
+        run["batches"] = minibatch_stream(tg_data.minibatches, data)
 
     def step() -> None:
         X_batch, Y_batch = next(run["batches"])
-        g.forward({X: X_batch, Y: Y_batch})
-        opt.step(g.backward())
+        opt.minimize(g, {X: X_batch, Y: Y_batch})
 
     reset()
     return Implementation(step, reset, lambda: {name: node.value for name, node in params.items()})
@@ -420,6 +583,8 @@ def tinygraph_conv(data: Data, lr: float = LEARNING_RATE) -> Implementation:
 IMPLEMENTATIONS: dict[str, dict[str, Callable[[Data], Implementation]]] = {
     "logistic": {"numpy": numpy_logistic, "tinygraph": tinygraph_logistic},
     "two_layer": {"numpy": numpy_two_layer, "tinygraph": tinygraph_two_layer},
+    "planar": {"numpy": numpy_planar, "tinygraph": tinygraph_planar},
+    "deep": {"numpy": numpy_deep, "tinygraph": tinygraph_deep},
     "conv": {"numpy": numpy_conv, "tinygraph": tinygraph_conv},
     **{f"minibatch_{rule}": {"numpy": functools.partial(numpy_minibatch, optimizer=rule),
                              "tinygraph": functools.partial(tinygraph_minibatch, optimizer=rule)}

@@ -178,14 +178,30 @@ def test_several_steps_match_hand_written_numpy_bit_for_bit(name):
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_updates_are_in_place_and_keep_the_dtype(name):
+def test_updates_are_in_place_in_the_optimizers_buffer_and_keep_the_dtype(name):
     params = as_parameters({k: np.ones(shape, np.float32) for k, shape in SHAPES.items()})
-    arrays = {k: p.value for k, p in params.items()}
-    CASES[name][0](params, 0.1).step(by_node(params, {k: np.full(shape, 0.5, np.float32)
-                                                      for k, shape in SHAPES.items()}))
+    given = {k: p.value for k, p in params.items()}
+    opt = CASES[name][0](params, 0.1)
+    arrays = {k: p.value for k, p in params.items()}  # views into the optimizer's one float32 buffer
+    assert all(a.base is arrays["W1"].base for a in arrays.values())
+    for _ in range(2):
+        opt.step(by_node(params, {k: np.full(shape, 0.5, np.float32) for k, shape in SHAPES.items()}))
     for k, p in params.items():
         assert p.value is arrays[k] and p.value.dtype == np.float32
         assert np.all(p.value < 1)
+        np.testing.assert_array_equal(given[k], 1)  # the arrays the parameters had were copied in, not written
+
+
+def test_a_value_assigned_between_steps_is_copied_into_the_buffer():
+    w = tg.parameter(np.ones(3), name="w")
+    opt = optim.GD([w], 0.5)
+    view = w.value
+    replacement = np.full(3, 4.0)
+    w.value = replacement
+    opt.step({w: np.ones(3)})
+    np.testing.assert_array_equal(w.value, [3.5, 3.5, 3.5])
+    assert w.value is view
+    np.testing.assert_array_equal(replacement, 4.0)
 
 
 def test_a_read_only_value_is_replaced_not_written():

@@ -81,11 +81,10 @@ class SigmoidCrossEntropyGrad(Op):
         out *= half
         out += half
         out = out - y  # not -=: y may be the larger of the two
-        scale = grad / (out.size if out.size else 1)
-        if scale.ndim == 0:  # as the loss's gradient always has it
-            out *= scale
+        if grad.ndim == 0:  # as the loss's gradient always has it. A 0-d array multiplies faster than a
+            out *= xp.asarray(grad[()] / (out.size or 1))  # number; dividing as numbers is faster: same bits
             return out
-        return out * scale
+        return out * (grad / (out.size or 1))
 
     def gradient(self, gg, z, y, grad, *, output):
         s = sigmoid(z)
@@ -139,6 +138,12 @@ class Affine(Op):
         return out
 
     def forward(self, a, b, c):
+        if a.ndim == 2 and b.ndim == 2 and c.ndim <= 2:  # a dense layer: matrices
+            out = xp.dot(a.T if self.transpose_a else a, b)  # the product @ gives, with less overhead
+            if out.dtype == c.dtype:
+                out += c  # c cannot widen the matrix axes: added in place, no second new array
+                return out
+            return out + c
         return (a.swapaxes(-1, -2) if self.transpose_a else a) @ b + c
 
     def gradient(self, grad, a, b, c, *, output):

@@ -209,6 +209,19 @@ class Graph:
             return anomaly.run_checked(program, self._slots.values, "backward")
         return program(self._slots.values)
 
+    def gradient_step(self, into: Mapping[NodeOrName, np.ndarray], *, output: NodeOrName | None = None) \
+            -> GradientStep:
+        """A function ``step(feeds)`` that runs the graph and writes the gradient of ``output`` with respect
+        to each key of ``into`` into that key's array (its shape and dtype); it returns the output's value.
+
+        ``step(feeds)`` computes what ``forward(feeds)`` then ``backward(list(into), output=output)`` do,
+        to the bit, and raises the same errors (a feed it has not seen runs exactly that). For feeds
+        like ones seen before (the same keys, array types, dtypes and shapes) it runs one compiled
+        program instead: forward and gradients in one piece of straight-line code, made for those
+        shapes, its results written where they belong. An optimizer's ``minimize`` is built on it.
+        """
+        return GradientStep(self, into, output)
+
     def gradients(self, wrt: Iterable[NodeOrName] | None = None, *, output: NodeOrName | None = None) -> list[Node]:
         """The gradient nodes ``backward(wrt, output=output)`` runs (rewritten as the graph is)."""
         wrt = None if wrt is None else tuple(wrt)
@@ -288,6 +301,78 @@ class Graph:
 
     def _repr_html_(self) -> str:  # Jupyter shows a graph as its summary table and its drawing
         return inspection.notebook_html(self)
+
+
+class GradientStep:
+    """See :meth:`Graph.gradient_step`: the plain path for new feeds, then one program per feed signature."""
+
+    max_signatures = 16  # beyond this many, new signatures keep the plain path (each program costs ms to make)
+
+    def __init__(self, graph: Graph, into: Mapping[NodeOrName, np.ndarray], output: NodeOrName | None):
+        self.graph, self.output = graph, output
+        self.wrt = tuple(into)
+        self.arrays = tuple(into.values())
+        self.output_node = graph.node(output if output is not None else graph.outputs[0])
+        for key, array in into.items():
+            node = graph.node(key)  # KeyError naming it when it is not part of the graph
+            if np.shape(array) != node.shape or np.result_type(array) != node.dtype:
+                raise ValueError(f"gradient_step: the array for {node.name!r} has shape {format_shape(np.shape(array))}"
+                                 f", {np.result_type(array)}; the node has {format_shape(node.shape)}, {node.dtype}")
+        shape = self.output_node.shape
+        self._compilable = shape is not None and None not in shape and int(np.prod(shape)) == 1  # a constant seed
+        self._programs: dict[tuple, Program] = {}
+        self._gradient_nodes: list[Node] | None = None
+        self._values = graph._slots.values  # the graph's value slots (one list for its life)
+
+    def __call__(self, feeds: Mapping[NodeOrName, Any] | None = None) -> Any:
+        if not anomaly.enabled:
+            try:
+                program = self._programs[tuple([(k, a.__class__, a.dtype, a.shape) for k, a in feeds.items()])]
+            except (KeyError, AttributeError, TypeError):  # not seen yet, no feeds, or a feed that is no array
+                pass
+            else:
+                result = program(self._values, feeds)[0]
+                self.graph._last = program  # value() and backward() read this run's values
+                return result
+        return self._plain(feeds)
+
+    def _plain(self, feeds: Mapping[NodeOrName, Any] | None) -> Any:
+        """forward then backward, the gradients copied into the arrays; then, if these feeds can have a program
+        (placeholders only, each already an array of its dtype), make it for the next run with their signature."""
+        graph = self.graph
+        value = graph.forward(feeds)
+        grads = graph.backward(self.wrt, output=self.output)
+        for key, array in zip(self.wrt, self.arrays, strict=True):
+            np.copyto(array, grads[graph.node(key) if isinstance(key, str) else key])
+        feeds = feeds or {}
+        if self._compilable and len(self._programs) < self.max_signatures and not anomaly.enabled:
+            nodes = [graph.node(key) for key in feeds]
+            values, index = graph._slots.values, graph._slots.index
+            arrays = feeds.values()
+            if all(n.__class__ is Placeholder and values[index[n]] is a for n, a in zip(nodes, arrays, strict=True)):
+                signature = tuple((k, a.__class__, a.dtype, a.shape) for k, a in feeds.items())
+                self._programs[signature] = self._program(list(zip(feeds, nodes, strict=True)))
+        return value
+
+    def _program(self, feeds: list[tuple[Any, Node]]) -> Program:
+        graph = self.graph
+        if self._gradient_nodes is None:
+            self._gradient_nodes = graph._gradient_nodes(self.output, self.wrt, None)
+        outputs = [self.output_node, *self._gradient_nodes]
+        values, index = graph._slots.values, graph._slots.index
+        shapes = {node: values[index[node]].shape for _, node in feeds}
+        for node in topological_order(outputs, known=shapes):  # every size, now that the feeds' are known
+            if node.op is None:
+                shapes[node] = node.shape
+            else:
+                try:
+                    inferred = node.op.infer_shape(*(shapes[i] for i in node.inputs))
+                except (ValueError, KeyError):
+                    inferred = None
+                if inferred is not None and None not in inferred:
+                    shapes[node] = inferred
+        into = list(zip(self._gradient_nodes, self.arrays, strict=True))
+        return Program(graph._slots, outputs, feeds=feeds, into=into, shapes=shapes)
 
 
 def _converted(node: Node, feed: Any) -> np.ndarray:

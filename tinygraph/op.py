@@ -67,6 +67,10 @@ class Op:
         reproducible: does running it twice on the same inputs give the same value?
             (``pure`` by default; a seeded dropout mask is impure but reproducible.)
             Gradient checking refuses a graph with an op that is not.
+        writes_into: ``True`` when ``forward`` takes a keyword ``out``: an array of the
+            output's shape and dtype to write the result into (and return). The
+            executor passes one where a result has a home already, such as an
+            optimizer's gradient buffer; the bits are those of a forward without it.
 
     An op whose constructor takes arguments overrides :meth:`params` (what tells
     two instances apart) and :meth:`examples` (the instances property tests check).
@@ -80,6 +84,7 @@ class Op:
     pure: ClassVar[bool] = True
     differentiable: ClassVar[bool] = True
     distinct_inputs: ClassVar[bool] = False
+    writes_into: ClassVar[bool] = False
 
     @property
     def reproducible(self) -> bool:
@@ -125,6 +130,14 @@ class Op:
         Raise ``ValueError`` (or :class:`ShapeError`) to reject shapes that cannot work.
         """
         return None
+
+    def passes_through(self, *shapes: tuple[int, ...]) -> bool:
+        """For inputs of exactly these shapes, is the output the first input itself?
+
+        ``sum_to`` of a gradient that was never broadcast is. A program made for
+        known shapes (one per feed signature) leaves such a step out.
+        """
+        return False
 
     def infer_dtype(self, *dtypes: np.dtype) -> np.dtype:
         return np.result_type(*dtypes) if dtypes else np.dtype(np.float64)

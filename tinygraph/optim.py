@@ -10,6 +10,8 @@ updates every parameter's array in place, as ``W -= learning_rate * dW`` does::
         cost = g.forward({X: X_batch, Y: Y_batch})
         opt.step(g.backward())
 
+or, the same to the bit and faster, ``cost = opt.minimize(g, {X: X_batch, Y: Y_batch})``.
+
 The rules, with ``t`` the number of steps taken (Adam counts from 1):
 
 - :class:`GD`: ``W -= lr · dW``
@@ -28,21 +30,32 @@ checkpoint needs, as a flat dict of numbers and arrays.
 course's cost history, shows a tqdm bar if asked, and stops with a
 :class:`TrainingError` naming the iteration once the cost is not finite.
 
-Because updates are in place, the array a parameter's ``.value`` refers to is
-the one that changes (a read-only array is replaced instead).
+The optimizer keeps its parameters' values, their gradients and its state in
+one buffer of each kind (per dtype), so a rule updates every parameter with
+one numpy call per operation. Each ``p.value`` is a view into that buffer,
+changed in place by every step; a value assigned to ``p.value`` is copied in
+at the next step.
+
+``opt.minimize(g, feeds)`` is a whole training step, forward, gradients and
+update, and the fast way to train: for feeds of a shape it has seen, it runs
+one compiled program that writes the gradients straight into the buffer.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .errors import TinygraphError
 from .node import Node, Parameter
 from .shapes import format_shape
+
+if TYPE_CHECKING:
+    from .graph import Graph
 
 
 class OptimizerError(TinygraphError, ValueError):
@@ -77,12 +90,51 @@ def _name(node: Any) -> str:
     return repr(node.name) if isinstance(node, Node) else repr(node)
 
 
+class _Storage:
+    """The values, gradients and state of the parameters of one dtype, each kind in one contiguous buffer.
+
+    A rule then updates every parameter at once, one numpy call per operation on
+    the whole buffer instead of one per parameter (the same arithmetic, element
+    for element). ``views[i]`` is parameter ``i``'s slice in the shape it has;
+    :meth:`adopt` makes each parameter's ``.value`` its view.
+    """
+
+    def __init__(self, params: tuple[Parameter, ...], slots: tuple[str, ...]):
+        dtype = params[0].dtype
+        sizes = [p.value.size for p in params]
+        ends = np.cumsum(sizes).tolist()
+        self.params = params
+        self.values = np.zeros(ends[-1], dtype)
+        self.grads = np.zeros(ends[-1], dtype)
+        self.state = {slot: np.zeros(ends[-1], dtype) for slot in slots}
+
+        def views(buffer: np.ndarray) -> list[np.ndarray]:
+            return [buffer[end - size:end].reshape(p.shape) for p, size, end in zip(params, sizes, ends, strict=True)]
+
+        self.views = views(self.values)
+        self.pairs = tuple(zip(params, self.views, strict=True))
+        self.grad_views = views(self.grads)
+        self.state_views = {slot: views(buffer) for slot, buffer in self.state.items()}
+        self.adopt()
+
+    def adopt(self) -> None:
+        """Make each parameter's value its view again, copying in a value assigned since."""
+        for p, view in self.pairs:
+            if p.value is not view:
+                view[...] = p.value
+                p.value = view
+
+
 class Optimizer:
     """Base class: parameters, a learning rate, per-parameter state, the checks and the checkpoint format.
 
     A subclass names its per-parameter arrays in ``slots`` (zeros like the
     parameter to begin with), its other numbers in ``numbers``, and defines
-    :meth:`update`.
+    :meth:`update`, the rule as array arithmetic.
+
+    The optimizer keeps its parameters' values in buffers of its own, one per
+    dtype: each ``p.value`` is a view into one, updated in place by every step.
+    Assigning ``p.value`` still works; the next step copies the new value in.
     """
 
     slots: ClassVar[tuple[str, ...]] = ()
@@ -92,28 +144,66 @@ class Optimizer:
         self.params = _parameters(params)
         self.learning_rate = float(learning_rate)
         self._positions = {p: i for i, p in enumerate(self.params)}
-        self.state: list[dict[str, np.ndarray]] = [
-            {slot: np.zeros_like(p.value) for slot in self.slots} for p in self.params
-        ]
+        by_dtype: dict[np.dtype, list[Parameter]] = {}
+        for p in self.params:
+            by_dtype.setdefault(p.dtype, []).append(p)
+        self._storage = [_Storage(tuple(group), self.slots) for group in by_dtype.values()]
+        views = {p: {slot: views[i] for slot, views in storage.state_views.items()}
+                 for storage in self._storage for i, p in enumerate(storage.params)}
+        self.state: list[dict[str, np.ndarray]] = [views[p] for p in self.params]  # parameter i's state arrays
+        self._gradients = {p: storage.grad_views[i] for storage in self._storage for i, p in enumerate(storage.params)}
+        self._gradient_steps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._last_graph: Graph | None = None  # the graph minimize ran last, and its step: one check, not a lookup
+        self._last_step: Any = None
 
     def step(self, grads: Mapping[Node, np.ndarray]) -> None:
         """Update every parameter in place from ``grads`` (``{parameter: gradient}``, e.g. ``g.backward()``)."""
         if grads.keys() != self._positions.keys():
             self._mismatch(grads)
-        self.begin_step()
-        for p, state in zip(self.params, self.state, strict=True):
-            grad = grads[p]
-            if grad.shape != p.shape:
+        for p, grad in grads.items():
+            if np.shape(grad) != p.shape:
                 raise OptimizerError(
-                    f"the gradient of parameter {p.name!r} has shape {format_shape(grad.shape)}; "
+                    f"the gradient of parameter {p.name!r} has shape {format_shape(np.shape(grad))}; "
                     f"the parameter has shape {format_shape(p.shape)}"
                 )
-            self.update(p, grad, state)
+        for p, grad in grads.items():
+            np.copyto(self._gradients[p], grad)
+        self._apply()
+
+    def minimize(self, graph: Graph, feeds: Mapping[Any, Any] | None = None) -> Any:
+        """One training step: run ``graph`` on ``feeds``, take the gradients of its (first) output with respect
+        to this optimizer's parameters, update them; returns the output's value (the cost).
+
+        The same bits as ``cost = graph.forward(feeds); opt.step(graph.backward(opt.params))``, and the
+        same errors, but faster: after the first step with feeds of a shape, forward, gradients and
+        update run as one compiled program, the gradients written straight into the optimizer's buffer
+        (see :meth:`tinygraph.Graph.gradient_step`).
+        """
+        step = self._gradient_steps.get(graph) if graph is not self._last_graph else self._last_step
+        if step is None:
+            try:
+                step = self._gradient_steps[graph] = graph.gradient_step(self._gradients)
+            except KeyError as error:
+                raise OptimizerError(f"{type(self).__name__}.minimize: {error.args[0]}; an optimizer updates "
+                                     f"the parameters it was given, and each must be part of the graph") from None
+        self._last_graph, self._last_step = graph, step
+        cost = step(feeds)
+        self._apply()
+        return cost
+
+    def _apply(self) -> None:
+        """Run the rule on each buffer, the gradients being in place (a value assigned since is copied in first)."""
+        self.begin_step()
+        for storage in self._storage:
+            storage.adopt()
+            self.update(storage.values, storage.grads, storage.state)
 
     def begin_step(self) -> None:
         """Called once per step before the updates (Adam counts its steps here)."""
 
-    def update(self, p: Parameter, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
+    def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        """The rule, in place: ``value`` (the parameters), ``grad`` (their gradients, which the rule may
+        overwrite) and ``state`` (the arrays named in ``slots``) are whole buffers of one dtype."""
         raise NotImplementedError(f"{type(self).__name__} defines no update")
 
     def _mismatch(self, grads: Mapping[Node, np.ndarray]) -> None:
@@ -125,15 +215,6 @@ class Optimizer:
         if unknown:
             problems.append(f"gradients for {', '.join(unknown)}, which this optimizer does not update")
         raise OptimizerError(f"{type(self).__name__}.step: " + "; ".join(problems))
-
-    @staticmethod
-    def subtract(p: Parameter, delta: np.ndarray) -> None:
-        """``p.value -= delta`` in place (a fresh array when the current one is read-only)."""
-        value = p.value
-        try:
-            value -= delta
-        except ValueError:  # read-only (shapes were checked in step)
-            p.value = value - delta
 
     # --- checkpoints ------------------------------------------------------------------
 
@@ -181,8 +262,9 @@ class Optimizer:
 class GD(Optimizer):
     """Gradient descent: ``W -= learning_rate · dW`` (the course's ``update_parameters_with_gd``)."""
 
-    def update(self, p, grad, state):
-        self.subtract(p, self.learning_rate * grad)
+    def update(self, value, grad, state):
+        grad *= self.learning_rate
+        value -= grad
 
 
 class Momentum(Optimizer):
@@ -195,11 +277,13 @@ class Momentum(Optimizer):
         super().__init__(params, learning_rate)
         self.beta = float(beta)
 
-    def update(self, p, grad, state):
+    def update(self, value, grad, state):
         v = state["v"]
         v *= self.beta
-        v += (1 - self.beta) * grad
-        self.subtract(p, self.learning_rate * v)
+        grad *= 1 - self.beta
+        v += grad
+        np.multiply(v, self.learning_rate, out=grad)
+        value -= grad
 
 
 class RMSprop(Optimizer):
@@ -213,13 +297,15 @@ class RMSprop(Optimizer):
         self.beta = float(beta)
         self.epsilon = float(epsilon)
 
-    def update(self, p, grad, state):
+    def update(self, value, grad, state):
         s = state["s"]
         s *= self.beta
         s += (1 - self.beta) * (grad * grad)
         denominator = np.sqrt(s)
         denominator += self.epsilon
-        self.subtract(p, self.learning_rate * grad / denominator)
+        grad *= self.learning_rate
+        grad /= denominator
+        value -= grad
 
 
 class Adam(Optimizer):
@@ -241,23 +327,22 @@ class Adam(Optimizer):
 
     def begin_step(self):
         self.t += 1
-        # The corrections are the same for every parameter in a step: work them out once.
-        self._correction1 = 1 - self.beta1 ** self.t
-        self._correction2 = 1 - self.beta2 ** self.t
 
-    def update(self, p, grad, state):
+    def update(self, value, grad, state):
         v, s = state["v"], state["s"]
         v *= self.beta1
         v += (1 - self.beta1) * grad
         s *= self.beta2
-        s += (1 - self.beta2) * (grad * grad)
-        v_corrected = v / self._correction1
-        denominator = s / self._correction2
+        grad *= grad
+        grad *= 1 - self.beta2
+        s += grad
+        v_corrected = v / (1 - self.beta1 ** self.t)
+        denominator = s / (1 - self.beta2 ** self.t)
         np.sqrt(denominator, out=denominator)
         denominator += self.epsilon
         v_corrected *= self.learning_rate
         v_corrected /= denominator
-        self.subtract(p, v_corrected)
+        value -= v_corrected
 
 
 # --- learning-rate schedules ---------------------------------------------------------

@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import weakref
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,8 +112,8 @@ def _checked(node: Node) -> Callable[..., Any]:
     """``node.op.forward``, checking that what it returns has the node's static shape and dtype."""
     forward, shape, dtype = node.op.forward, node.shape, node.dtype
 
-    def run(*inputs: Any) -> Any:
-        value = forward(*inputs)
+    def run(*inputs: Any, **out: Any) -> Any:
+        value = forward(*inputs, **out)
         got = np.shape(value)
         if shape is not None and (len(got) != len(shape) or any(
                 d is not None and d != g for d, g in zip(shape, got, strict=True))) or np.result_type(value) != dtype:
@@ -135,7 +135,8 @@ class Program:
     """
 
     def __init__(self, slots: Slots, outputs: Sequence[Node], given: Collection[Node] = (),
-                 hand_out: HandOut | None = None):
+                 hand_out: HandOut | None = None, *, feeds: Sequence[tuple[Any, Node]] = (),
+                 into: Sequence[tuple[Node, Any]] = (), shapes: Mapping[Node, tuple[int, ...]] | None = None):
         order = topological_order(outputs, known=given)
         slots.add(order)
         slots.add([i for n in order for i in n.inputs] + list(outputs))  # given nodes read: fed, or computed before
@@ -145,12 +146,30 @@ class Program:
         self.hand_out = hand_out  # None: a run returns the outputs' values as a tuple
         self.output_slots = tuple(slot[o] for o in outputs)
         self.known = frozenset(order) | frozenset(given)  # the nodes holding values after a run
-        self.needs = tuple(n for n in order if isinstance(n, Placeholder))
+        fed = {node for _, node in feeds}
+        self.feeds = tuple((key, slot[node]) for key, node in feeds)  # a run's feeds[key] goes to that slot
+        self.needs = tuple(n for n in order if isinstance(n, Placeholder) and n not in fed)
         self.loads = tuple((slot[n], n) for n in order if isinstance(n, Parameter))
-        self.steps = tuple(
-            Step(slot[n], n, tuple(slot[i] for i in n.inputs), _checked(n) if _is_users(n) else n.op.forward)
-            for n in order if n.op is not None
-        )
+        self.passed = {}  # slot -> the input slot it is, for steps that pass their input through at these shapes
+        steps = []
+        for n in order:
+            if n.op is None:
+                continue
+            ins = tuple(slot[i] for i in n.inputs)
+            if shapes is not None and _passes_through(n, shapes):
+                self.passed[slot[n]] = ins[0]
+            else:
+                steps.append(Step(slot[n], n, ins, _checked(n) if _is_users(n) else n.op.forward))
+        self.steps = tuple(steps)
+        # each array of `into` is written by the step computing its node (out=) where the op can, else copied
+        self.into_steps: dict[int, Any] = {}
+        self.copies: list[tuple[int, Any]] = []
+        for node, array in into:
+            step = next((s for s in steps if s.node is node), None)
+            if step is not None and step.node.op.writes_into and step.out not in self.into_steps:
+                self.into_steps[step.out] = array
+            else:
+                self.copies.append((slot[node], array))
         self.read = tuple(dict.fromkeys(  # the slots a run reads without writing them: its leaves and given nodes
             i for step in self.steps for i in step.ins if slots.nodes[i].op is None or slots.nodes[i] in given))
         self._line_steps: dict[int, Step] = {}
@@ -163,25 +182,34 @@ class Program:
         return self._compiled is not None
 
     # --- running --------------------------------------------------------------------
-    def __call__(self, values: list[Any]) -> tuple:
-        """Run over ``values`` (the slots' list): every step's value is stored there; returns the outputs'."""
+    def __call__(self, values: list[Any], feeds: Mapping | None = None) -> tuple:
+        """Run over ``values`` (the slots' list): every step's value is stored there; returns the outputs'.
+        ``feeds`` holds the arrays of :attr:`feeds`' keys, when the program was made with some."""
         if self._compiled is None:
-            return self.interpret(values)
+            return self.interpret(values, feeds=feeds)
         try:
-            return self._compiled(values)
+            return self._compiled(values, feeds) if self.feeds else self._compiled(values)
         except Exception as error:
             step = self._line_steps.get(_generated_line(error, self._filename))
             if step is None or isinstance(error, TinygraphError):
                 raise
             raise _failure(step, values, error) from error
 
-    def interpret(self, values: list[Any], hook: Hook | None = None) -> tuple:
+    def interpret(self, values: list[Any], hook: Hook | None = None, feeds: Mapping | None = None) -> tuple:
         """The same steps as a loop; ``hook(node, value)`` runs after each step when given."""
+        for key, slot in self.feeds:
+            values[slot] = feeds[key]
         for slot, parameter in self.loads:
             values[slot] = parameter.value
+        passed = self.passed
         for step in self.steps:
+            for i in step.ins:
+                if i in passed:
+                    values[i] = values[passed[i]]
             try:
-                value = step.function(*[values[i] for i in step.ins])
+                args = [values[i] for i in step.ins]
+                into = self.into_steps.get(step.out)
+                value = step.function(*args) if into is None else step.function(*args, out=into)
             except TinygraphError:
                 raise
             except Exception as error:
@@ -189,6 +217,10 @@ class Program:
             values[step.out] = value
             if hook is not None:
                 hook(step.node, value)
+        for slot, source in passed.items():
+            values[slot] = values[source]
+        for slot, array in self.copies:
+            np.copyto(array, values[slot])
         results = tuple(values[s] for s in self.output_slots)
         return results if self.hand_out is None else self.hand_out(results, values)
 
@@ -199,17 +231,26 @@ class Program:
 
     def _source_lines(self) -> tuple[list[str], dict[str, Any], dict[int, Step]]:
         nodes = self.slots.nodes
-        lines = ["def run(values):"]
+        lines = ["def run(values, feeds):" if self.feeds else "def run(values):"]
         namespace: dict[str, Any] = {}
         line_steps: dict[int, Step] = {}
         loaded: set[int] = set()
 
         def read(slot: int) -> str:  # a leaf's or given node's value is loaded the first time it is used
-            if slot not in loaded:
+            if slot in self.passed:  # a step left out at these shapes: its value is its input's
+                source = read(self.passed[slot])
+                if slot not in loaded:
+                    lines.append(f"    v{slot} = values[{slot}] = {source}  # {_label(nodes[slot])}: passes through")
+                    loaded.add(slot)
+            elif slot not in loaded:
                 lines.append(f"    v{slot} = values[{slot}]")
                 loaded.add(slot)
             return f"v{slot}"
 
+        for index, (key, slot) in enumerate(self.feeds):
+            namespace[f"k{index}"] = key
+            lines.append(f"    v{slot} = values[{slot}] = feeds[k{index}]")
+            loaded.add(slot)
         for slot, parameter in self.loads:
             namespace[f"p{slot}"] = parameter
             lines.append(f"    v{slot} = values[{slot}] = p{slot}.value")
@@ -217,9 +258,17 @@ class Program:
         for step in self.steps:
             args = ", ".join(read(i) for i in step.ins)
             namespace[f"f{step.out}"] = step.function
+            if step.out in self.into_steps:
+                namespace[f"o{step.out}"] = self.into_steps[step.out]
+                args += f", out=o{step.out}"
             lines.append(f"    v{step.out} = values[{step.out}] = f{step.out}({args})  # {_label(nodes[step.out])}")
             line_steps[len(lines)] = step
             loaded.add(step.out)
+        for slot in self.passed:
+            read(slot)
+        for index, (slot, array) in enumerate(self.copies):
+            namespace.update({f"c{index}": array, "copyto": np.copyto})
+            lines.append(f"    copyto(c{index}, {read(slot)})")
         results = [read(slot) for slot in self.output_slots]
         if self.hand_out is None:
             lines.append(f"    return ({', '.join(results)},)")
@@ -249,6 +298,12 @@ class Program:
         linecache.cache[self._filename] = (len(source), None, source.splitlines(keepends=True), self._filename)
         weakref.finalize(function, linecache.cache.pop, self._filename, None)
         return function
+
+
+def _passes_through(node: Node, shapes: Mapping[Node, tuple[int, ...]]) -> bool:
+    """Does ``node``'s op, at these known shapes of its inputs, give its first input itself?"""
+    ins = [shapes.get(i) for i in node.inputs]
+    return None not in ins and node.op.passes_through(*ins)
 
 
 def _label(node: Node) -> str:

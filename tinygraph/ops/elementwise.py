@@ -376,7 +376,8 @@ class Comparison(Broadcasting):
     compare: Any = None
 
     def forward(self, a, b):
-        return type(self).compare(a, b).astype(xp.result_type(a, b))
+        dtype = a.dtype  # as a 0/1 mask of the inputs' dtype; result_type costs as much as the comparison
+        return type(self).compare(a, b).astype(dtype if dtype is b.dtype else xp.result_type(a, b))
 
 
 @register

@@ -132,6 +132,9 @@ class ShapedLike(Op):
     arity = 2
     domain = (-2.0, 2.0)
 
+    def passes_through(self, x: tuple[int, ...], like: tuple[int, ...]) -> bool:
+        return x == like  # summing, broadcasting or reshaping to the shape x has already leaves x as it is
+
 
 @register
 class ReshapeLike(ShapedLike):
@@ -223,10 +226,24 @@ class SumToShape(Op):
                                  f"{format_shape(self.shape)}")
         return self.shape
 
-    def forward(self, x):
+    writes_into = True
+
+    def forward(self, x, out=None):
+        if out is not None and not self.shape:
+            return xp.add.reduce(x, axis=None, out=out)
+        if out is not None and len(self.shape) == x.ndim:
+            try:  # the same sum as below, straight into out when its shape keeps the summed axes as 1s
+                return xp.add.reduce(x, axis=self.axes, keepdims=True, out=out)
+            except ValueError:  # it does not (a leading axis summed away): sum, then copy
+                pass
         if not self.shape:  # down to a scalar: over all axes at once, much cheaper than naming them (and a
-            return xp.asarray(xp.add.reduce(x, axis=None))  # 0-d array, as a gradient handed out must be)
-        return xp.add.reduce(x, axis=self.axes).reshape(self.shape)
+            total = xp.asarray(xp.add.reduce(x, axis=None))  # 0-d array, as a gradient handed out must be)
+        else:
+            total = xp.add.reduce(x, axis=self.axes).reshape(self.shape)
+        if out is None:
+            return total
+        xp.copyto(out, total)
+        return out
 
     def gradient(self, grad, x, *, output):
         return (broadcast_like(grad, x),)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygraph as tg
+import tinygraph.run
 from tinygraph import data, nn, optim
 
 OPTIMIZERS = {
@@ -110,6 +111,21 @@ def test_minimize_gives_the_bits_of_forward_backward_step(model, dims, hidden, b
     assert opt1.state_dict().keys() == opt2.state_dict().keys()
     for key, value in opt1.state_dict().items():
         assert np.array_equal(value, opt2.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_a_program_too_long_to_compile_runs_as_the_loop_with_the_same_bits_and_checks(model, monkeypatch):
+    monkeypatch.setattr(tinygraph.run, "MAX_COMPILED_STEPS", 0)
+    (g1, opt1, p1, X1, Y1), (g2, opt2, p2, X2, Y2) = two_runs(model, [3, 4, 1], "tanh", np.float64, 5, "adam")
+    rng = np.random.default_rng(5)
+    for m in (7, 7, 3, 7, 3):
+        feeds = {"X": rng.normal(size=(3, m)), "Y": labels(Y1, m, rng, np.float64)}
+        assert g1.forward(feeds) == opt2.minimize(g2, feeds)
+        opt1.step(g1.backward(opt1.params))
+        for a, b in zip(p1, p2, strict=True):
+            assert np.array_equal(a.value, b.value), a.name
+    bad = {"X": rng.normal(size=(4, 7)), "Y": labels(Y1, 7, rng, np.float64)}
+    assert error_of(lambda: opt2.minimize(g2, bad)) == error_of(lambda: g1.forward(bad)) is not None
 
 
 def small_net():

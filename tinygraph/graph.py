@@ -304,7 +304,11 @@ class Graph:
 
 
 class GradientStep:
-    """See :meth:`Graph.gradient_step`: the plain path for new feeds, then one program per feed signature."""
+    """See :meth:`Graph.gradient_step`: the plain path for new feeds, then one program per feed signature.
+
+    Each program checks that the feeds are of its signature before running (it returns ``None``
+    when they are not), so a run tries the programs made so far, the last one used first.
+    """
 
     max_signatures = 16  # beyond this many, new signatures keep the plain path (each program costs ms to make)
 
@@ -320,20 +324,20 @@ class GradientStep:
                                  f", {np.result_type(array)}; the node has {format_shape(node.shape)}, {node.dtype}")
         shape = self.output_node.shape
         self._compilable = shape is not None and None not in shape and int(np.prod(shape)) == 1  # a constant seed
-        self._programs: dict[tuple, Program] = {}
+        self._programs: list[Program] = []  # the last one used first
         self._gradient_nodes: list[Node] | None = None
         self._values = graph._slots.values  # the graph's value slots (one list for its life)
 
     def __call__(self, feeds: Mapping[NodeOrName, Any] | None = None) -> Any:
-        if not anomaly.enabled:
-            try:
-                program = self._programs[tuple([(k, a.__class__, a.dtype, a.shape) for k, a in feeds.items()])]
-            except (KeyError, AttributeError, TypeError):  # not seen yet, no feeds, or a feed that is no array
-                pass
-            else:
-                result = program(self._values, feeds)[0]
-                self.graph._last = program  # value() and backward() read this run's values
-                return result
+        if feeds is not None and not anomaly.enabled:
+            for program in self._programs:
+                results = program(self._values, feeds)
+                if results is not None:
+                    if program is not self._programs[0]:
+                        self._programs.remove(program)
+                        self._programs.insert(0, program)
+                    self.graph._last = program  # value() and backward() read this run's values
+                    return results[0]
         return self._plain(feeds)
 
     def _plain(self, feeds: Mapping[NodeOrName, Any] | None) -> Any:
@@ -344,23 +348,21 @@ class GradientStep:
         grads = graph.backward(self.wrt, output=self.output)
         for key, array in zip(self.wrt, self.arrays, strict=True):
             np.copyto(array, grads[graph.node(key) if isinstance(key, str) else key])
-        feeds = feeds or {}
-        if self._compilable and len(self._programs) < self.max_signatures and not anomaly.enabled:
+        if feeds and self._compilable and len(self._programs) < self.max_signatures and not anomaly.enabled:
             nodes = [graph.node(key) for key in feeds]
             values, index = graph._slots.values, graph._slots.index
             arrays = feeds.values()
             if all(n.__class__ is Placeholder and values[index[n]] is a for n, a in zip(nodes, arrays, strict=True)):
-                signature = tuple((k, a.__class__, a.dtype, a.shape) for k, a in feeds.items())
-                self._programs[signature] = self._program(list(zip(feeds, nodes, strict=True)))
+                self._programs.insert(0, self._program([(key, node, values[index[node]].shape)
+                                                        for key, node in zip(feeds, nodes, strict=True)]))
         return value
 
-    def _program(self, feeds: list[tuple[Any, Node]]) -> Program:
+    def _program(self, feeds: list[tuple[Any, Node, tuple[int, ...]]]) -> Program:
         graph = self.graph
-        if self._gradient_nodes is None:
-            self._gradient_nodes = graph._gradient_nodes(self.output, self.wrt, None)
+        if self._gradient_nodes is None:  # those backward just ran: their slots then hold this program's results
+            self._gradient_nodes = graph.gradients(self.wrt, output=self.output)
         outputs = [self.output_node, *self._gradient_nodes]
-        values, index = graph._slots.values, graph._slots.index
-        shapes = {node: values[index[node]].shape for _, node in feeds}
+        shapes = {node: shape for _, node, shape in feeds}
         for node in topological_order(outputs, known=shapes):  # every size, now that the feeds' are known
             if node.op is None:
                 shapes[node] = node.shape

@@ -135,7 +135,7 @@ class Program:
     """
 
     def __init__(self, slots: Slots, outputs: Sequence[Node], given: Collection[Node] = (),
-                 hand_out: HandOut | None = None, *, feeds: Sequence[tuple[Any, Node]] = (),
+                 hand_out: HandOut | None = None, *, feeds: Sequence[tuple[Any, Node, tuple[int, ...]]] = (),
                  into: Sequence[tuple[Node, Any]] = (), shapes: Mapping[Node, tuple[int, ...]] | None = None):
         order = topological_order(outputs, known=given)
         slots.add(order)
@@ -146,8 +146,9 @@ class Program:
         self.hand_out = hand_out  # None: a run returns the outputs' values as a tuple
         self.output_slots = tuple(slot[o] for o in outputs)
         self.known = frozenset(order) | frozenset(given)  # the nodes holding values after a run
-        fed = {node for _, node in feeds}
-        self.feeds = tuple((key, slot[node]) for key, node in feeds)  # a run's feeds[key] goes to that slot
+        fed = {node for _, node, _ in feeds}
+        # a run's feeds[key] goes to the node's slot, if it is an array of the node's dtype and this shape
+        self.feeds = tuple((key, slot[node], node.dtype, shape) for key, node, shape in feeds)
         self.needs = tuple(n for n in order if isinstance(n, Placeholder) and n not in fed)
         self.loads = tuple((slot[n], n) for n in order if isinstance(n, Parameter))
         self.passed = {}  # slot -> the input slot it is, for steps that pass their input through at these shapes
@@ -157,7 +158,7 @@ class Program:
                 continue
             ins = tuple(slot[i] for i in n.inputs)
             if shapes is not None and _passes_through(n, shapes):
-                self.passed[slot[n]] = ins[0]
+                self.passed[slot[n]] = self.passed.get(ins[0], ins[0])  # the value it is, through a chain of them
             else:
                 steps.append(Step(slot[n], n, ins, _checked(n) if _is_users(n) else n.op.forward))
         self.steps = tuple(steps)
@@ -182,9 +183,13 @@ class Program:
         return self._compiled is not None
 
     # --- running --------------------------------------------------------------------
-    def __call__(self, values: list[Any], feeds: Mapping | None = None) -> tuple:
+    def __call__(self, values: list[Any], feeds: Mapping | None = None) -> tuple | None:
         """Run over ``values`` (the slots' list): every step's value is stored there; returns the outputs'.
-        ``feeds`` holds the arrays of :attr:`feeds`' keys, when the program was made with some."""
+
+        A program made with ``feeds`` takes them as a mapping, and runs only if it holds exactly
+        those keys, each an ndarray of its node's dtype and the shape given; else it returns ``None``
+        (nothing run, nothing stored): the checks a feed needs, made in a few comparisons.
+        """
         if self._compiled is None:
             return self.interpret(values, feeds=feeds)
         try:
@@ -195,10 +200,16 @@ class Program:
                 raise
             raise _failure(step, values, error) from error
 
-    def interpret(self, values: list[Any], hook: Hook | None = None, feeds: Mapping | None = None) -> tuple:
+    def interpret(self, values: list[Any], hook: Hook | None = None, feeds: Mapping | None = None) -> tuple | None:
         """The same steps as a loop; ``hook(node, value)`` runs after each step when given."""
-        for key, slot in self.feeds:
-            values[slot] = feeds[key]
+        if self.feeds:
+            arrays = [feeds.get(key) for key, _, _, _ in self.feeds]
+            if len(feeds) != len(self.feeds) or any(
+                    a.__class__ is not ndarray or a.dtype is not dtype or a.shape != shape
+                    for a, (_, _, dtype, shape) in zip(arrays, self.feeds, strict=True)):
+                return None
+            for array, (_, slot, _, _) in zip(arrays, self.feeds, strict=True):
+                values[slot] = array
         for slot, parameter in self.loads:
             values[slot] = parameter.value
         passed = self.passed
@@ -247,10 +258,20 @@ class Program:
                 loaded.add(slot)
             return f"v{slot}"
 
-        for index, (key, slot) in enumerate(self.feeds):
-            namespace[f"k{index}"] = key
-            lines.append(f"    v{slot} = values[{slot}] = feeds[k{index}]")
-            loaded.add(slot)
+        if self.feeds:  # the feeds' checks: the same keys, each an array of the node's dtype and the shape
+            namespace["ndarray"] = ndarray
+            lines.append(f"    if len(feeds) != {len(self.feeds)}:")
+            lines.append("        return None")
+            for index, (key, slot, dtype, shape) in enumerate(self.feeds):
+                namespace.update({f"k{index}": key, f"d{index}": dtype, f"s{index}": shape})
+                lines.append(f"    v{slot} = feeds.get(k{index})")
+            checks = [f"v{slot}.__class__ is not ndarray or v{slot}.dtype is not d{i} or v{slot}.shape != s{i}"
+                      for i, (_, slot, _, _) in enumerate(self.feeds)]
+            lines.append(f"    if {' or '.join(checks)}:")
+            lines.append("        return None")
+            for _, slot, _, _ in self.feeds:
+                lines.append(f"    values[{slot}] = v{slot}")
+                loaded.add(slot)
         for slot, parameter in self.loads:
             namespace[f"p{slot}"] = parameter
             lines.append(f"    v{slot} = values[{slot}] = p{slot}.value")

@@ -71,7 +71,8 @@ def grid_labels(boundary: Mapping[str, Any], resolution: int = 500) -> tuple[np.
 def _draw(ax: Any, boundary: Mapping[str, Any], resolution: int) -> None:
     X, Y = _points(boundary)
     xx, yy, labels = grid_labels(boundary, resolution)
-    ax.contourf(xx, yy, labels, levels=[-0.5, 0.5, 1.5], cmap="Spectral")  # fixed: one class everywhere keeps its colour
+    # fixed levels: a plot of one class everywhere keeps that class's colour
+    ax.contourf(xx, yy, labels, levels=[-0.5, 0.5, 1.5], cmap="Spectral")
     ax.scatter(X[0], X[1], c=Y.astype(np.float64), cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")

@@ -322,8 +322,8 @@ def _train(X: np.ndarray, Y: np.ndarray, parameters: Mapping[str, np.ndarray], l
     gd = optim.GD(net.parameters.values(), learning_rate)
     loop = optim.TrainingLoop(num_iterations, every=100, print_cost=print_cost, message=COST_LINE)
     for i in loop:
-        cost = loop.record(net.train.forward(feeds))  # raises TrainingError, naming i, if the cost is not finite
-        gd.step(net.train.backward())
+        cost = loop.record(gd.minimize(net.train, feeds))  # forward, gradients, update; a cost that is not
+        # finite raises TrainingError, naming i
         if print_cost and i == num_iterations - 1 and i % 100:
             print(COST_LINE.format(i=i, cost=cost))  # the notebook prints the last cost too
         if callback is not None:

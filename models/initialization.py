@@ -117,8 +117,7 @@ def model(
     gd = optim.GD(net.parameters, learning_rate)  # the course's update_parameters: W = W - learning_rate * dW
     loop = optim.TrainingLoop(num_iterations, every=1000, print_cost=print_cost, message=COST_LINE, bar=bar)
     for i in loop:
-        cost = loop.record(net.run(X, Y))
-        gd.step(net.backward())
+        cost = loop.record(net.train_step(gd, X, Y))
         if callback is not None:
             callback(i, cost)
     return net.values()

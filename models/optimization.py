@@ -202,8 +202,7 @@ def model(
         seed = seed + 1
         cost_total = 0.0
         for minibatch_X, minibatch_Y in data.minibatches(X, Y, mini_batch_size, seed):
-            cost_total += net.run(minibatch_X, minibatch_Y) * minibatch_X.shape[1]  # the batch's summed loss
-            opt.step(net.backward())
+            cost_total += net.train_step(opt, minibatch_X, minibatch_Y) * minibatch_X.shape[1]  # summed loss
         if decay is not None:
             opt.learning_rate = decay(learning_rate, i, decay_rate)
         cost_avg = loop.record(cost_total / m)

@@ -249,8 +249,8 @@ def nn_model(X: np.ndarray, Y: np.ndarray, n_h: int, num_iterations: int = 10000
     gd = optim.GD(net.parameters.values(), LEARNING_RATE)
     loop = optim.TrainingLoop(num_iterations, every=1000, print_cost=print_cost, message=COST_LINE)
     for i in loop:
-        cost = loop.record(net.train.forward(feeds))  # raises TrainingError, naming i, if the cost is not finite
-        gd.step(net.train.backward())
+        cost = loop.record(gd.minimize(net.train, feeds))  # forward, gradients, update; a cost that is not
+        # finite raises TrainingError, naming i
         if callback is not None:
             callback(i, cost)
     return net.values()

@@ -237,8 +237,7 @@ def model(
     gd = optim.GD(net.parameters, learning_rate)
     loop = optim.TrainingLoop(num_iterations, every=10000, print_cost=print_cost, message=COST_LINE, bar=bar)
     for i in loop:
-        cost = loop.record(net.run(X, Y, masks))
-        gd.step(net.backward())
+        cost = loop.record(net.train_step(gd, X, Y, masks))
         if callback is not None:
             callback(i, cost)
     return net.values()

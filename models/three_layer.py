@@ -151,6 +151,12 @@ class ThreeLayerNet:
         cost, _ = self.graph.forward(self._feeds(X, Y, masks))
         return float(cost)
 
+    def train_step(self, optimizer: Any, X: Any, Y: Any, masks: Sequence[Any] | None = None) -> float:
+        """One training step of ``optimizer`` on the cost graph: forward, gradients and update, as
+        ``run`` then ``optimizer.step(backward())`` do (to the bit); returns the cost."""
+        cost, _ = optimizer.minimize(self.graph, self._feeds(X, Y, masks))
+        return float(cost)
+
     def evaluate_written(self, X: Any, Y: Any, masks: Sequence[Any] | None = None) -> float:
         """The cost on the loaded parameters, every op as written (see :attr:`written`)."""
         return float(self.written.forward(self._feeds(X, Y, masks)))

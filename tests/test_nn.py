@@ -257,8 +257,7 @@ g = tg.Graph(nn.binary_cross_entropy(model(X), Y))             # the stable, fus
 opt = optim.Adam(model.parameters(), learning_rate=0.01)
 for epoch in range(100):
     for X_batch, Y_batch in data.minibatches(X_train, Y_train, batch_size=64, seed=epoch):
-        cost = g.forward({X: X_batch, Y: Y_batch})
-        opt.step(g.backward())                                 # {parameter: gradient}, in place
+        cost = opt.minimize(g, {X: X_batch, Y: Y_batch})       # forward, gradients, update
 accuracy = np.mean((tg.Graph(model(X)).forward({X: X_train}) > 0.5) == Y_train)
 print(f"last batch cost {cost:.3f}, training accuracy {accuracy:.1%}")
 '''

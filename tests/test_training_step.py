@@ -253,3 +253,16 @@ def test_ten_thousand_steps_hold_no_more_memory_than_a_hundred():
     finally:
         tracemalloc.stop()
     assert after_10000 - after_100 < 16_384, (after_100, after_10000)
+
+
+def test_a_graph_of_several_outputs_returns_them_as_forward_does():
+    model = nn.MLP([2, 3, 1], hidden="relu", rng=0)
+    X, Y = tg.placeholder((2, None), name="X"), tg.placeholder((1, None), name="Y")
+    A = model(X)
+    g = tg.Graph((nn.binary_cross_entropy(A, Y), A))
+    opt = optim.GD(model, 0.1)
+    for _ in range(3):
+        expected = g.forward(GOOD)
+        got = opt.minimize(g, GOOD)  # the gradient is the first output's
+        assert isinstance(got, tuple) and len(got) == 2
+        assert got[0] == expected[0] and np.array_equal(got[1], expected[1])

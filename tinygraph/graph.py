@@ -27,6 +27,7 @@ from .node import Constant, Node, Parameter, Placeholder, topological_order
 from .rewrite import rewrite
 from .run import HandOut, Program, Slots
 from .shapes import format_shape
+from .step import GradientStep
 
 NodeOrName = Node | str
 _NOTHING: frozenset = frozenset()
@@ -204,23 +205,20 @@ class Graph:
             entry = self._backwards[key] = self._prepare_backward(output, wrt, grad_output is None)
         program, seed, out_node = entry
         if seed is not None:
-            self._slots.values[self._slots.index[seed]] = self._seed_value(out_node, grad_output)
+            self._slots.values[self._slots.index[seed]] = _seed_value(out_node, self.value(out_node), grad_output)
         if check_finite or check_finite is None and anomaly.enabled:
             return anomaly.run_checked(program, self._slots.values, "backward")
         return program(self._slots.values)
 
-    def gradient_step(self, into: Mapping[NodeOrName, np.ndarray], *, output: NodeOrName | None = None) \
-            -> GradientStep:
-        """A function ``step(feeds)`` that runs the graph and writes the gradient of ``output`` with respect
-        to each key of ``into`` into that key's array (its shape and dtype); it returns the output's value.
+    def gradient_step(self, into: Mapping[NodeOrName, np.ndarray], *, output: NodeOrName | None = None) -> GradientStep:
+        """``step(feeds)``: forward, then the gradient of ``output`` with respect to each key of ``into``
+        written into that key's array; returns what forward returns. The bits and the errors of
+        ``forward(feeds)`` then ``backward(list(into), output=output)``, but feeds of a signature seen
+        before run as one compiled program (see :class:`tinygraph.step.GradientStep`)."""
+        return GradientStep(self, into, output, slots=self._slots, single=self._single, ran=self._ran)
 
-        ``step(feeds)`` computes what ``forward(feeds)`` then ``backward(list(into), output=output)`` do,
-        to the bit, and raises the same errors (a feed it has not seen runs exactly that). For feeds
-        like ones seen before (the same keys, array types, dtypes and shapes) it runs one compiled
-        program instead: forward and gradients in one piece of straight-line code, made for those
-        shapes, its results written where they belong. An optimizer's ``minimize`` is built on it.
-        """
-        return GradientStep(self, into, output)
+    def _ran(self, program: Program) -> None:  # a program over the slots ran: value() and backward() read it
+        self._last = program
 
     def gradients(self, wrt: Iterable[NodeOrName] | None = None, *, output: NodeOrName | None = None) -> list[Node]:
         """The gradient nodes ``backward(wrt, output=output)`` runs (rewritten as the graph is)."""
@@ -254,20 +252,6 @@ class Graph:
         given = self._last.known | ({seed} if seed is not None else set())
         hand_out = HandOut(keys, tuple(g.dtype for g in grads), None if seed is None else self._slots.index[seed])
         return Program(self._slots, grads, given, hand_out), seed, out_node
-
-    def _seed_value(self, out_node: Node, grad_output: Any) -> np.ndarray:
-        out_value = self.value(out_node)
-        if grad_output is None:
-            if np.size(out_value) != 1:
-                raise GradientError(
-                    f"backward of output {out_node.name!r} needs a scalar, but its value has shape "
-                    f"{format_shape(np.shape(out_value))}; reduce it (tg.sum / tg.mean) or pass grad_output")
-            return np.ones_like(out_value)
-        seed = np.asarray(grad_output, dtype=np.result_type(out_value))
-        if seed.shape != np.shape(out_value):
-            raise GradientError(f"grad_output has shape {format_shape(seed.shape)}, the output "
-                                f"{out_node.name!r} has {format_shape(np.shape(out_value))}")
-        return seed
 
     # --- seeing it ----------------------------------------------------------------
     def source(self, wrt: Iterable[NodeOrName] | None = None, *, output: NodeOrName | None = None) -> str:
@@ -303,78 +287,19 @@ class Graph:
         return inspection.notebook_html(self)
 
 
-class GradientStep:
-    """See :meth:`Graph.gradient_step`: the plain path for new feeds, then one program per feed signature.
-
-    Each program checks that the feeds are of its signature before running (it returns ``None``
-    when they are not), so a run tries the programs made so far, the last one used first.
-    """
-
-    max_signatures = 16  # beyond this many, new signatures keep the plain path (each program costs ms to make)
-
-    def __init__(self, graph: Graph, into: Mapping[NodeOrName, np.ndarray], output: NodeOrName | None):
-        self.graph, self.output = graph, output
-        self.wrt = tuple(into)
-        self.arrays = tuple(into.values())
-        self.output_node = graph.node(output if output is not None else graph.outputs[0])
-        for key, array in into.items():
-            node = graph.node(key)  # KeyError naming it when it is not part of the graph
-            if np.shape(array) != node.shape or np.result_type(array) != node.dtype:
-                raise ValueError(f"gradient_step: the array for {node.name!r} has shape {format_shape(np.shape(array))}"
-                                 f", {np.result_type(array)}; the node has {format_shape(node.shape)}, {node.dtype}")
-        shape = self.output_node.shape
-        self._compilable = shape is not None and None not in shape and int(np.prod(shape)) == 1  # a constant seed
-        self._programs: list[Program] = []  # the last one used first
-        self._gradient_nodes: list[Node] | None = None
-        self._values = graph._slots.values  # the graph's value slots (one list for its life)
-
-    def __call__(self, feeds: Mapping[NodeOrName, Any] | None = None) -> Any:
-        if feeds is not None and not anomaly.enabled:
-            for program in self._programs:
-                results = program(self._values, feeds)
-                if results is not None:
-                    if program is not self._programs[0]:
-                        self._programs.remove(program)
-                        self._programs.insert(0, program)
-                    self.graph._last = program  # value() and backward() read this run's values
-                    return results[0]
-        return self._plain(feeds)
-
-    def _plain(self, feeds: Mapping[NodeOrName, Any] | None) -> Any:
-        """forward then backward, the gradients copied into the arrays; then, if these feeds can have a program
-        (placeholders only, each already an array of its dtype), make it for the next run with their signature."""
-        graph = self.graph
-        value = graph.forward(feeds)
-        grads = graph.backward(self.wrt, output=self.output)
-        for key, array in zip(self.wrt, self.arrays, strict=True):
-            np.copyto(array, grads[graph.node(key) if isinstance(key, str) else key])
-        if feeds and self._compilable and len(self._programs) < self.max_signatures and not anomaly.enabled:
-            nodes = [graph.node(key) for key in feeds]
-            values, index = graph._slots.values, graph._slots.index
-            arrays = feeds.values()
-            if all(n.__class__ is Placeholder and values[index[n]] is a for n, a in zip(nodes, arrays, strict=True)):
-                self._programs.insert(0, self._program([(key, node, values[index[node]].shape)
-                                                        for key, node in zip(feeds, nodes, strict=True)]))
-        return value
-
-    def _program(self, feeds: list[tuple[Any, Node, tuple[int, ...]]]) -> Program:
-        graph = self.graph
-        if self._gradient_nodes is None:  # those backward just ran: their slots then hold this program's results
-            self._gradient_nodes = graph.gradients(self.wrt, output=self.output)
-        outputs = [self.output_node, *self._gradient_nodes]
-        shapes = {node: shape for _, node, shape in feeds}
-        for node in topological_order(outputs, known=shapes):  # every size, now that the feeds' are known
-            if node.op is None:
-                shapes[node] = node.shape
-            else:
-                try:
-                    inferred = node.op.infer_shape(*(shapes[i] for i in node.inputs))
-                except (ValueError, KeyError):
-                    inferred = None
-                if inferred is not None and None not in inferred:
-                    shapes[node] = inferred
-        into = list(zip(self._gradient_nodes, self.arrays, strict=True))
-        return Program(graph._slots, outputs, feeds=feeds, into=into, shapes=shapes)
+def _seed_value(out_node: Node, out_value: Any, grad_output: Any) -> np.ndarray:
+    """The upstream gradient backward starts from: ones for a one-element output, else ``grad_output`` checked."""
+    if grad_output is None:
+        if np.size(out_value) != 1:
+            raise GradientError(
+                f"backward of output {out_node.name!r} needs a scalar, but its value has shape "
+                f"{format_shape(np.shape(out_value))}; reduce it (tg.sum / tg.mean) or pass grad_output")
+        return np.ones_like(out_value)
+    seed = np.asarray(grad_output, dtype=np.result_type(out_value))
+    if seed.shape != np.shape(out_value):
+        raise GradientError(f"grad_output has shape {format_shape(seed.shape)}, the output "
+                            f"{out_node.name!r} has {format_shape(np.shape(out_value))}")
+    return seed
 
 
 def _converted(node: Node, feed: Any) -> np.ndarray:

@@ -172,7 +172,8 @@ class Optimizer:
 
     def minimize(self, graph: Graph, feeds: Mapping[Any, Any] | None = None) -> Any:
         """One training step: run ``graph`` on ``feeds``, take the gradients of its (first) output with respect
-        to this optimizer's parameters, update them; returns the output's value (the cost).
+        to this optimizer's parameters, update them; returns what ``graph.forward(feeds)`` returns (the cost,
+        or a tuple of the outputs' values for a graph of several).
 
         The same bits as ``cost = graph.forward(feeds); opt.step(graph.backward(opt.params))``, and the
         same errors, but faster: after the first step with feeds of a shape, forward, gradients and

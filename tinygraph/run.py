@@ -14,6 +14,10 @@ the same steps, which give the same bits:
 - **interpreted**: a loop over the steps, with an optional *hook* called after
   each one. Anomaly detection is such a hook.
 
+A training step's program (one per feed signature) also checks its feeds,
+leaves out the steps its known sizes make pass-throughs, and writes chosen
+results into arrays given to it (see :class:`Program`).
+
 Either way, an op that raises is named with the node, its op and the line
 that built it (:class:`~tinygraph.OpError`). A user's op is checked here too:
 a forward whose value's shape or dtype is not what its node says is an error
@@ -132,6 +136,17 @@ class Program:
     Leaves that are not given are read at the start of each run: a parameter's
     current value, a constant's; a placeholder that is neither given nor fed is
     listed in :attr:`needs` (the caller feeds it first).
+
+    A program made for one feed signature (a training step's, see :mod:`tinygraph.step`) also takes:
+
+    - ``feeds``: ``(key, placeholder, shape)`` triples. A run is then given the feeds mapping,
+      checks it (those keys only, each an ndarray of the placeholder's dtype and that shape)
+      and returns ``None`` without running when it does not match.
+    - ``shapes``: every node's size at that signature, so a step whose op passes its input
+      through at those sizes (:meth:`Op.passes_through`: a ``sum_to`` of a gradient that was
+      never broadcast) is left out, its slot given its input's value.
+    - ``into``: ``(node, array)`` pairs; each node's value is written into its array, by the
+      step computing it when its op can (``writes_into``: numpy's ``out=``), else copied there.
     """
 
     def __init__(self, slots: Slots, outputs: Sequence[Node], given: Collection[Node] = (),

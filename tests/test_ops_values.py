@@ -126,3 +126,23 @@ def test_shape_errors_name_the_op():
         tg.max(x, axis=2)
     with pytest.raises(TypeError, match="one axis"):
         tg.argmax(x, axis=(0, 1))
+
+
+@pytest.mark.parametrize("size", [7, 256, 257, 5000], ids=lambda n: f"{n} elements")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softplus_is_log_1_plus_exp_on_small_and_large_arrays(size, dtype):
+    """Small arrays take numpy's logaddexp, large ones a faster form: both match it to a few ulp,
+    at the extremes too (no overflow, infinities and NaN as logaddexp gives them)."""
+    rng = np.random.default_rng(size)
+    x = np.concatenate([rng.normal(scale=30, size=size - 7), [800, -800, 0, 1e-30, np.inf, -np.inf, np.nan]])
+    x = x.astype(dtype)
+    with np.errstate(invalid="ignore"):  # logaddexp warns of the NaN
+        expected = np.logaddexp(np.zeros((), dtype), x)
+        got = tg.Graph(tg.softplus(tg.constant(x))).forward()
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps, atol=0)
+    y = (rng.random(x.shape) < 0.5).astype(dtype)
+    finite = np.isfinite(x)
+    cost = tg.Graph(tg.sigmoid_cross_entropy(tg.constant(x[finite]), tg.constant(y[finite]))).forward()
+    reference = np.mean(np.logaddexp(0, x[finite].astype(np.float64)) - y[finite] * x[finite].astype(np.float64))
+    np.testing.assert_allclose(cost, reference, rtol=50 * np.finfo(dtype).eps)

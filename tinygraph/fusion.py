@@ -27,6 +27,7 @@ from .node import Node
 from .op import Op
 from .ops import MatMul, broadcast_like, constants, count, register, sigmoid
 from .ops.linalg import swap_last
+from .ops.registry import stable_softplus
 from .rewrite import is_constant, register_rewrite
 from .shapes import StaticShape, broadcast_static
 
@@ -49,7 +50,7 @@ class SigmoidCrossEntropy(Op):
         return ()
 
     def forward(self, z, y):
-        losses = xp.logaddexp(constants(z).zero, z) - y * z
+        losses = stable_softplus(z) - y * z
         return xp.add.reduce(losses, axis=None) / losses.size
 
     def gradient(self, grad, z, y, *, output):

@@ -14,7 +14,7 @@ from ..backend import xp
 from ..node import Node
 from ..op import Op
 from ..shapes import StaticShape, broadcast_static
-from .registry import constants, register, stable_sigmoid
+from .registry import constants, register, stable_sigmoid, stable_softplus
 
 
 class Elementwise(Op):
@@ -156,7 +156,7 @@ class Softplus(Elementwise):
     domain = (-5.0, 5.0)
 
     def forward(self, x):
-        return xp.logaddexp(constants(x).zero, x)
+        return stable_softplus(x)
 
     def gradient(self, grad, x, *, output):
         return (grad * sigmoid(x),)

@@ -7,7 +7,9 @@ compiled program that runs once feeds of a shape have been seen.
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
 
 import numpy as np
 import pytest
@@ -266,3 +268,20 @@ def test_a_graph_of_several_outputs_returns_them_as_forward_does():
         got = opt.minimize(g, GOOD)  # the gradient is the first output's
         assert isinstance(got, tuple) and len(got) == 2
         assert got[0] == expected[0] and np.array_equal(got[1], expected[1])
+
+
+def test_minimize_needs_a_graph_and_keeps_the_steps_of_a_few():
+    model, X, Y, g = small_net()
+    opt = optim.GD(model, 0.1)
+    with pytest.raises(TypeError, match="minimize takes a tg.Graph"):
+        opt.minimize(g.outputs[0], GOOD)
+    built = []
+    for _ in range(optim.Optimizer.kept_steps + 3):  # a loop that builds a graph per epoch
+        graph = tg.Graph(g.outputs[0])
+        opt.minimize(graph, GOOD)
+        opt.minimize(graph, GOOD)
+        built.append(weakref.ref(graph))
+    del graph
+    gc.collect()
+    alive = [ref() is not None for ref in built]
+    assert alive == [False] * 3 + [True] * optim.Optimizer.kept_steps  # the optimizer holds only the last few

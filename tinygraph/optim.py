@@ -44,7 +44,6 @@ one compiled program that writes the gradients straight into the buffer.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -139,6 +138,7 @@ class Optimizer:
 
     slots: ClassVar[tuple[str, ...]] = ()
     numbers: ClassVar[tuple[str, ...]] = ()
+    kept_steps: ClassVar[int] = 8  # minimize keeps the compiled steps of this many graphs
 
     def __init__(self, params: Any, learning_rate: float):
         self.params = _parameters(params)
@@ -152,7 +152,7 @@ class Optimizer:
                  for storage in self._storage for i, p in enumerate(storage.params)}
         self.state: list[dict[str, np.ndarray]] = [views[p] for p in self.params]  # parameter i's state arrays
         self._gradients = {p: storage.grad_views[i] for storage in self._storage for i, p in enumerate(storage.params)}
-        self._gradient_steps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._gradient_steps: dict[Graph, Any] = {}  # graph -> its compiled step, for the last kept_steps graphs
         self._last_graph: Graph | None = None  # the graph minimize ran last, and its step: one check, not a lookup
         self._last_step: Any = None
 
@@ -182,15 +182,25 @@ class Optimizer:
         """
         step = self._gradient_steps.get(graph) if graph is not self._last_graph else self._last_step
         if step is None:
-            try:
-                step = self._gradient_steps[graph] = graph.gradient_step(self._gradients)
-            except KeyError as error:
-                raise OptimizerError(f"{type(self).__name__}.minimize: {error.args[0]}; an optimizer updates "
-                                     f"the parameters it was given, and each must be part of the graph") from None
+            step = self._gradient_step(graph)
         self._last_graph, self._last_step = graph, step
         cost = step(feeds)
         self._apply()
         return cost
+
+    def _gradient_step(self, graph: Graph) -> Any:
+        """The graph's gradient step into this optimizer's buffer, kept for the graphs minimized last."""
+        if not callable(getattr(graph, "gradient_step", None)):
+            raise TypeError(f"{type(self).__name__}.minimize takes a tg.Graph (of the cost), got {graph!r}")
+        try:
+            step = graph.gradient_step(self._gradients)
+        except KeyError as error:
+            raise OptimizerError(f"{type(self).__name__}.minimize: {error.args[0]}; an optimizer updates "
+                                 f"the parameters it was given, and each must be part of the graph") from None
+        if len(self._gradient_steps) >= self.kept_steps:  # the oldest goes: a loop may build graph after graph
+            del self._gradient_steps[next(iter(self._gradient_steps))]
+        self._gradient_steps[graph] = step
+        return step
 
     def _apply(self) -> None:
         """Run the rule on each buffer, the gradients being in place (a value assigned since is copied in first)."""

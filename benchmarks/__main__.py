@@ -4,10 +4,16 @@ Prints markdown tables:
 
 1. ms per training iteration (forward + backward + update), min / median /
    max over alternating blocks, and the ratio of medians to hand-written
-   numpy measured in the same run; the two-mat-vec floor for the cat
-   workload; peers when installed.
+   numpy measured in the same run, for every workload of
+   :func:`benchmarks.workloads.workloads` (logistic regression, the two-layer,
+   planar and deep nets, the moons net's mini-batch steps with GD and Adam
+   and its batch-size sweep, a conv layer); the two-mat-vec floor for the
+   cat workload; peers (PyTorch, JAX, autograd, mygrad) when installed.
 2. gradcheck, full versus fast mode, on the cat-sized graph.
 3. graph build, forward and backward on chains of 10, 1,000 and 100,000 nodes.
+4. memory of the deep net's training, tinygraph against hand-written numpy
+   (:mod:`benchmarks.memory`): peak traced over building the contender and
+   ``--memory-steps`` steps, what it still holds, and growth from step 100 on.
 
 ``--quick`` shrinks everything to a smoke run of a few seconds.
 ``--profile WORKLOAD`` profiles tinygraph's training loop with pyinstrument.
@@ -26,7 +32,7 @@ import numpy as np
 
 import tinygraph as tg
 
-from . import scaling
+from . import memory, scaling
 from .peers import PEERS
 from .timing import Contender, race
 from .workloads import IMPLEMENTATIONS, Implementation, Workload, logistic_graph, matvec_floor, workloads
@@ -134,7 +140,7 @@ def training_table(args, work: Sequence[Workload], dtypes: Sequence[str]) -> str
     for name, reason in skipped.items():
         notes.append(f"{name}: not installed, skipped ({reason}); `pip install -e \".[bench]\"` brings the peers")
     if peerless:
-        notes.append(f"peers: not measured on {', '.join(peerless)} (benchmarks/peers.py has full-batch steps only)")
+        notes.append(f"peers: not measured on {', '.join(peerless)} (benchmarks/peers.py has no such step)")
     if notes:
         text += "\n\n" + "\n".join(f"- {n}" for n in notes)
     return text
@@ -173,6 +179,24 @@ def scaling_table(sizes: Sequence[int]) -> str:
     return _table(header, rows)
 
 
+def memory_table(args) -> str:
+    """Peak, held and growth of traced memory over the deep net's training, per contender (benchmarks.memory)."""
+    workload = next(w for w in workloads(quick=args.quick) if w.key == "deep")
+    dtype_name = args.dtype[0]
+    data = workload.data(DTYPES[dtype_name])
+    mb = lambda n: f"{n / 2**20:.3f} MB"  # noqa: E731
+    rows = []
+    for name, make in IMPLEMENTATIONS[workload.kind].items():
+        r = memory.measure(name, make, data, args.memory_steps)
+        rows.append([name, mb(r.peak_bytes), mb(r.held_bytes), f"{r.growth_bytes / 2**10:+.1f} kB"])
+        print(f"  measured memory {name}", file=sys.stderr, flush=True)
+    header = [f"{workload.title}, {dtype_name}", f"peak over build + {r.steps:,} steps", "held after",
+              f"growth, step {r.settle:,} → {r.steps:,}"]
+    data_mb = (data.X.nbytes + data.Y.nbytes) / 2**20
+    return (_table(header, rows) + f"\n\n- traced with tracemalloc after the data ({data_mb:.1f} MB) exist; "
+            "one untraced warm-up build first")
+
+
 def profile(args, work: Sequence[Workload]) -> None:
     """pyinstrument's view of tinygraph's training loop on one workload."""
     from pyinstrument import Profiler
@@ -198,7 +222,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, help="timed blocks per contender (default 15, quick 3)")
     parser.add_argument("--block-seconds", type=float, help="length of one block (default 0.1 s)")
     parser.add_argument("--no-peers", dest="peers", action="store_false", help="skip PyTorch, JAX, ...")
-    parser.add_argument("--skip", nargs="+", default=[], choices=("training", "gradcheck", "scaling"))
+    parser.add_argument("--skip", nargs="+", default=[], choices=("training", "gradcheck", "scaling", "memory"))
+    parser.add_argument("--memory-steps", type=int,
+                        help="training steps traced in the memory table (default 10000, quick 200)")
     parser.add_argument("--gradcheck-features", type=int,
                         help="size of w in the gradcheck row (default 12288, quick 64); full mode runs 2n+2 forwards")
     parser.add_argument("--gradcheck-sample", type=int, help="full mode: check only this many elements per node")
@@ -208,6 +234,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.blocks = args.blocks or (3 if args.quick else 15)
     args.block_seconds = args.block_seconds or (0.01 if args.quick else 0.1)
     args.gradcheck_features = args.gradcheck_features or (64 if args.quick else 12288)
+    args.memory_steps = args.memory_steps or (200 if args.quick else 10_000)
     return args
 
 
@@ -229,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(gradcheck_table(args.gradcheck_features, examples, args.gradcheck_sample), end="\n\n", flush=True)
     if "scaling" not in args.skip:
         sizes = (10, 100, 1_000) if args.quick else (10, 1_000, 100_000)
-        print(scaling_table(sizes), flush=True)
+        print(scaling_table(sizes), end="\n\n", flush=True)
+    if "memory" not in args.skip:
+        print(memory_table(args), flush=True)
     return 0
 
 

@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench
-from benchmarks import peers, scaling
+from benchmarks import memory, peers, scaling
 from benchmarks.timing import Contender, race
-from benchmarks.workloads import IMPLEMENTATIONS, Workload, workloads
+from benchmarks.workloads import IMPLEMENTATIONS, Implementation, Workload, workloads
+
+QUICK = ["--quick", "--blocks", "2", "--block-seconds", "0.002"]
 
 
 def test_quick_run_prints_every_table(capsys):
-    assert bench.main(["--quick", "--no-peers", "--blocks", "2", "--block-seconds", "0.002"]) == 0
+    assert bench.main([*QUICK, "--no-peers", "--skip", "memory"]) == 0
     out = capsys.readouterr().out
     for workload in workloads(quick=True):
         for dtype in ("float64", "float32"):
@@ -90,3 +92,60 @@ def test_peer_costs_are_the_textbook_formula():
     A = 1 / (1 + np.exp(-(p["w"].T @ X + p["b"])))
     expected = -np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A))
     assert peers.logistic_cost(f, p, X, Y) == pytest.approx(expected)
+
+
+def test_the_issues_workloads_are_all_there_and_quick_is_small():
+    full, quick = workloads(), workloads(quick=True)
+    keys = [w.key for w in full]
+    for key in ("cat", "tiny", "net", "planar", "deep", "moons-gd", "moons-adam", "conv",
+                "sweep-1", "sweep-8", "sweep-64", "sweep-512", "sweep-4096"):
+        assert key in keys, key
+    assert {w.key for w in quick} <= set(keys)  # --only names full-size keys
+    by_key = {w.key: w for w in full}
+    assert by_key["deep"].layer_dims == (12288, 20, 7, 5, 1) and by_key["deep"].examples == 209
+    assert {w.key for w in full if not w.peers} == {"conv"}
+    assert {w.batch_size for w in full if w.key.startswith("sweep-")} == {1, 8, 64, 512, 4096}
+    assert all(w.examples >= 4096 for w in full if w.key.startswith("sweep-"))
+    quick_deep = next(w for w in quick if w.key == "deep")
+    assert quick_deep.layer_dims[0] == 64
+    planar = next(w for w in quick if w.key == "planar").data(np.float64)
+    assert planar.X.shape == (2, 400) and planar.Y.shape == (1, 400)
+    assert planar.params["W1"].shape == (4, 2) and np.all(planar.params["b1"] == 0)
+
+
+@pytest.mark.parametrize("workload", [w for w in workloads(quick=True) if w.peers], ids=lambda w: w.key)
+@pytest.mark.parametrize("peer", list(peers.PEERS))
+def test_peers_train_like_hand_written_numpy(workload: Workload, peer):
+    """Where a peer is installed, its steps (mini-batches and Adam included) train what numpy trains."""
+    module = {"torch eager": "torch", "jax jit (whole step)": "jax", "autograd": "autograd", "mygrad": "mygrad"}[peer]
+    pytest.importorskip(module)
+    data = workload.data(np.float64)
+    impls = {"numpy": IMPLEMENTATIONS[workload.kind]["numpy"](data), peer: peers.PEERS[peer](workload.kind, data)}
+    assert bench._check_same_training(impls, np.float64, steps=5) == {}
+
+
+def test_memory_table_quick_run_prints_numpy_and_tinygraph(capsys):
+    assert bench.main([*QUICK, "--no-peers", "--skip", "training", "gradcheck", "scaling",
+                       "--memory-steps", "150"]) == 0
+    out = capsys.readouterr().out
+    assert "peak over build + 150 steps" in out and "growth, step 100 → 150" in out
+    for name in ("numpy", "tinygraph"):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
+        peak, held, growth = (cell.strip() for cell in row.strip(" |").split("|")[1:])
+        assert peak.endswith(" MB") and held.endswith(" MB") and growth.endswith(" kB"), row
+        assert float(peak.split()[0]) > 0 and float(peak.split()[0]) >= float(held.split()[0])
+
+
+def test_memory_growth_catches_a_leak():
+    data = next(w for w in workloads(quick=True) if w.key == "tiny").data(np.float64)
+    kept = []
+
+    def leaky(data) -> Implementation:
+        return Implementation(lambda: kept.append(np.ones(1024)), lambda: None, lambda: {})
+
+    row = memory.measure("leaky", leaky, data, steps=30, settle=10)
+    assert row.growth_bytes >= 20 * 8 * 1024  # 20 steps after settling, 8 kB each
+    assert row.peak_bytes >= row.held_bytes >= row.growth_bytes
+    clean = memory.measure("clean", lambda data: Implementation(lambda: np.ones(1024), lambda: None, lambda: {}),
+                           data, steps=30, settle=10)
+    assert clean.growth_bytes < 8 * 1024 <= clean.peak_bytes

@@ -188,9 +188,11 @@ def memory_table(args) -> str:
     rows = []
     for name, make in IMPLEMENTATIONS[workload.kind].items():
         r = memory.measure(name, make, data, args.memory_steps)
-        rows.append([name, mb(r.peak_bytes), mb(r.held_bytes), f"{r.growth_bytes / 2**10:+.1f} kB"])
+        rows.append([name, mb(r.step_peak_bytes), mb(r.peak_bytes), mb(r.held_bytes),
+                     f"{r.growth_bytes / 2**10:+.1f} kB"])
         print(f"  measured memory {name}", file=sys.stderr, flush=True)
-    header = [f"{workload.title}, {dtype_name}", f"peak over build + {r.steps:,} steps", "held after",
+    header = [f"{workload.title}, {dtype_name}", f"peak of a step (steps {r.settle:,}–{r.steps:,})",
+              f"peak over build + {r.steps:,} steps", "held after",
               f"growth, step {r.settle:,} → {r.steps:,}"]
     data_mb = (data.X.nbytes + data.Y.nbytes) / 2**20
     return (_table(header, rows) + f"\n\n- traced with tracemalloc after the data ({data_mb:.1f} MB) exist; "

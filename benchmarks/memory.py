@@ -10,6 +10,8 @@ already made and outside the trace:
    steps, so what it allocates when built and on its first steps counts) and
    takes ``steps`` steps;
 3. reported: the peak of traced memory over construction and all the steps;
+   the peak over the steps after the first ``settle`` (a step of training
+   under way: what it holds plus what one step allocates for a while);
    the traced memory still held after them (parameters, buffers, caches);
    and the growth, traced memory after ``steps`` steps minus after the first
    ``settle`` (100) steps, which a leak would make grow with ``steps``.
@@ -32,6 +34,7 @@ from .workloads import Data, Implementation
 class MemoryRow:
     name: str
     peak_bytes: int      # the most traced at once, over construction and every step
+    step_peak_bytes: int  # the most traced at once over the steps after the first ``settle``: a running step
     held_bytes: int      # traced after the last step, the data excluded
     growth_bytes: int    # traced after ``steps`` steps minus after ``settle`` steps
     settle: int
@@ -59,15 +62,17 @@ def measure(name: str, make: Callable[[Data], Implementation], data: Data, steps
             impl.step()
         impl.finish()
         gc.collect()
-        settled = tracemalloc.get_traced_memory()[0]
+        settled, peak_so_far = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
         for _ in range(steps - settle):
             impl.step()
         impl.finish()
         gc.collect()
-        current, peak = tracemalloc.get_traced_memory()
+        current, step_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         if was_tracing:
             tracemalloc.start()
     del impl
-    return MemoryRow(name, peak - base, current - base, current - settled, settle, steps)
+    peak = max(peak_so_far, step_peak)
+    return MemoryRow(name, peak - base, step_peak - base, current - base, current - settled, settle, steps)

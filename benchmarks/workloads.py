@@ -513,8 +513,9 @@ def tinygraph_training(graph: tg.Graph, params: dict[str, tg.Parameter], feeds: 
 
 
 def tinygraph_logistic(data: Data, lr: float = LEARNING_RATE) -> Implementation:
+    """Training on the model's cost node alone: its graph also returns ``A``, which a step does not need."""
     graph, params, X, Y = logistic_graph(data.X.shape[0], data.dtype)
-    return tinygraph_training(graph, params, {X: data.X, Y: data.Y}, data, lr)
+    return tinygraph_training(tg.Graph(graph.outputs[0]), params, {X: data.X, Y: data.Y}, data, lr)
 
 
 def tinygraph_two_layer(data: Data, lr: float = LEARNING_RATE) -> Implementation:

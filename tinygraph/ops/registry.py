@@ -74,7 +74,7 @@ def stable_softplus(x: np.ndarray) -> np.ndarray:
     vectorized loop) cost less from a few hundred elements on. Both are accurate to a few ulp.
     """
     c = constants(x)
-    if np.size(x) <= LOGADDEXP_ABOVE:
+    if x.size <= LOGADDEXP_ABOVE:
         return np.logaddexp(c.zero, x)
     out = np.abs(x)
     np.negative(out, out=out)

@@ -66,12 +66,14 @@ class Slots:
 
 @dataclass(frozen=True)
 class Step:
-    """One op to run: the slot it writes, its node, its inputs' slots, and the function to call."""
+    """One op to run: the slot it writes, its node, its inputs' slots, the function to call, and
+    the array it writes its result into (``out=``), if it has one."""
 
     out: int
     node: Node
     ins: tuple[int, ...]
     function: Callable[..., Any]
+    into: Any = None
 
 
 @dataclass(frozen=True)
@@ -166,26 +168,29 @@ class Program:
         self.feeds = tuple((key, slot[node], node.dtype, shape) for key, node, shape in feeds)
         self.needs = tuple(n for n in order if isinstance(n, Placeholder) and n not in fed)
         self.loads = tuple((slot[n], n) for n in order if isinstance(n, Parameter))
-        self.passed = {}  # slot -> the input slot it is, for steps that pass their input through at these shapes
-        steps = []
+        # A step whose op passes its input through at these shapes is left out: its slot gets the value
+        # of the slot it passes on (through a chain of them), and the steps after read that slot instead.
+        self.passed: dict[int, int] = {}
+        nodes_steps: list[tuple[Node, tuple[int, ...]]] = []
         for n in order:
             if n.op is None:
                 continue
-            ins = tuple(slot[i] for i in n.inputs)
+            ins = tuple(self.passed.get(slot[i], slot[i]) for i in n.inputs)
             if shapes is not None and _passes_through(n, shapes):
-                self.passed[slot[n]] = self.passed.get(ins[0], ins[0])  # the value it is, through a chain of them
+                self.passed[slot[n]] = ins[0]
             else:
-                steps.append(Step(slot[n], n, ins, _checked(n) if _is_users(n) else n.op.forward))
-        self.steps = tuple(steps)
+                nodes_steps.append((n, ins))
         # each array of `into` is written by the step computing its node (out=) where the op can, else copied
-        self.into_steps: dict[int, Any] = {}
+        computed = {n for n, _ in nodes_steps}
+        writes = {}
         self.copies: list[tuple[int, Any]] = []
         for node, array in into:
-            step = next((s for s in steps if s.node is node), None)
-            if step is not None and step.node.op.writes_into and step.out not in self.into_steps:
-                self.into_steps[step.out] = array
+            if node in computed and node.op.writes_into and node not in writes:
+                writes[node] = array
             else:
-                self.copies.append((slot[node], array))
+                self.copies.append((self.passed.get(slot[node], slot[node]), array))
+        self.steps = tuple(Step(slot[n], n, ins, _checked(n) if _is_users(n) else n.op.forward, writes.get(n))
+                           for n, ins in nodes_steps)
         self.read = tuple(dict.fromkeys(  # the slots a run reads without writing them: its leaves and given nodes
             i for step in self.steps for i in step.ins if slots.nodes[i].op is None or slots.nodes[i] in given))
         self._line_steps: dict[int, Step] = {}
@@ -227,15 +232,10 @@ class Program:
                 values[slot] = array
         for slot, parameter in self.loads:
             values[slot] = parameter.value
-        passed = self.passed
         for step in self.steps:
-            for i in step.ins:
-                if i in passed:
-                    values[i] = values[passed[i]]
             try:
                 args = [values[i] for i in step.ins]
-                into = self.into_steps.get(step.out)
-                value = step.function(*args) if into is None else step.function(*args, out=into)
+                value = step.function(*args) if step.into is None else step.function(*args, out=step.into)
             except TinygraphError:
                 raise
             except Exception as error:
@@ -243,7 +243,7 @@ class Program:
             values[step.out] = value
             if hook is not None:
                 hook(step.node, value)
-        for slot, source in passed.items():
+        for slot, source in self.passed.items():
             values[slot] = values[source]
         for slot, array in self.copies:
             np.copyto(array, values[slot])
@@ -263,12 +263,7 @@ class Program:
         loaded: set[int] = set()
 
         def read(slot: int) -> str:  # a leaf's or given node's value is loaded the first time it is used
-            if slot in self.passed:  # a step left out at these shapes: its value is its input's
-                source = read(self.passed[slot])
-                if slot not in loaded:
-                    lines.append(f"    v{slot} = values[{slot}] = {source}  # {_label(nodes[slot])}: passes through")
-                    loaded.add(slot)
-            elif slot not in loaded:
+            if slot not in loaded:
                 lines.append(f"    v{slot} = values[{slot}]")
                 loaded.add(slot)
             return f"v{slot}"
@@ -294,14 +289,15 @@ class Program:
         for step in self.steps:
             args = ", ".join(read(i) for i in step.ins)
             namespace[f"f{step.out}"] = step.function
-            if step.out in self.into_steps:
-                namespace[f"o{step.out}"] = self.into_steps[step.out]
+            if step.into is not None:
+                namespace[f"o{step.out}"] = step.into
                 args += f", out=o{step.out}"
             lines.append(f"    v{step.out} = values[{step.out}] = f{step.out}({args})  # {_label(nodes[step.out])}")
             line_steps[len(lines)] = step
             loaded.add(step.out)
-        for slot in self.passed:
-            read(slot)
+        for slot, source in self.passed.items():
+            lines.append(f"    v{slot} = values[{slot}] = {read(source)}  # {_label(nodes[slot])}: passes it through")
+            loaded.add(slot)
         for index, (slot, array) in enumerate(self.copies):
             namespace.update({f"c{index}": array, "copyto": np.copyto})
             lines.append(f"    copyto(c{index}, {read(slot)})")

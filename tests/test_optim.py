@@ -371,3 +371,21 @@ def test_training_loop_stops_at_the_first_cost_that_is_not_finite():
             loop.record(np.float64("nan"))
     with pytest.raises(ValueError, match="every must be positive"):
         optim.TrainingLoop(5, every=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gd_multiplies_as_by_the_python_number(dtype):
+    """The rate goes in as a 0-d array of the buffer's dtype (faster): the bits of ``w -= lr * g``."""
+    rng = np.random.default_rng(3)
+    start, grad = rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal((4, 3)).astype(dtype)
+    w = tg.parameter(start.copy(), name="w")
+    opt = optim.GD([w], 0.0123)
+    expected = start.copy()
+    for lr in (0.0123, 0.7, 1e-5):
+        opt.learning_rate = lr
+        opt.step({w: grad})
+        expected -= lr * grad
+        assert w.value.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(w.value, expected)
+    assert optim.number(0.7, np.dtype(dtype)) is optim.number(0.7, np.dtype(dtype))
+    assert not optim.number(0.7, np.dtype(dtype)).flags.writeable

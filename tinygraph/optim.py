@@ -85,6 +85,22 @@ def _parameters(params: Any) -> tuple[Parameter, ...]:
     return found
 
 
+_numbers: dict[tuple[float, np.dtype], np.ndarray] = {}
+
+
+def number(value: float, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``: numpy multiplies a small array by one faster than
+    by a Python float (which it converts on every call), with the same result. Kept for reuse."""
+    key = (value, dtype)
+    found = _numbers.get(key)
+    if found is None:
+        if len(_numbers) > 1024:  # a schedule changing the rate every step: start again
+            _numbers.clear()
+        found = _numbers[key] = np.array(value, dtype)
+        found.flags.writeable = False
+    return found
+
+
 def _name(node: Any) -> str:
     return repr(node.name) if isinstance(node, Node) else repr(node)
 
@@ -274,7 +290,7 @@ class GD(Optimizer):
     """Gradient descent: ``W -= learning_rate · dW`` (the course's ``update_parameters_with_gd``)."""
 
     def update(self, value, grad, state):
-        grad *= self.learning_rate
+        grad *= number(self.learning_rate, grad.dtype)
         value -= grad
 
 

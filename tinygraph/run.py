@@ -335,7 +335,7 @@ class Program:
 def _passes_through(node: Node, shapes: Mapping[Node, tuple[int, ...]]) -> bool:
     """Does ``node``'s op, at these known shapes of its inputs, give its first input itself?"""
     ins = [shapes.get(i) for i in node.inputs]
-    return None not in ins and node.op.passes_through(*ins)
+    return all(shape is not None and None not in shape for shape in ins) and node.op.passes_through(*ins)
 
 
 def _label(node: Node) -> str:

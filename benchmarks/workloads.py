@@ -226,6 +226,12 @@ def _copy_params(data: Data) -> dict[str, np.ndarray]:
     return {name: value.copy() for name, value in data.params.items()}
 
 
+def _restore(p: dict[str, np.ndarray], data: Data) -> None:
+    """Put the starting parameters back into a contender's own arrays (``p``, from :func:`_copy_params`)."""
+    for name, value in data.params.items():
+        p[name][...] = value
+
+
 # --- hand-written numpy ------------------------------------------------------------
 
 def numpy_logistic(data: Data, lr: float = LEARNING_RATE) -> Implementation:
@@ -234,9 +240,7 @@ def numpy_logistic(data: Data, lr: float = LEARNING_RATE) -> Implementation:
     m = X.shape[1]
     p = _copy_params(data)
 
-    def reset() -> None:
-        p["w"][...] = data.params["w"]
-        p["b"][...] = data.params["b"]
+    reset = functools.partial(_restore, p, data)
 
     def step() -> None:
         w, b = p["w"], p["b"]
@@ -257,9 +261,7 @@ def numpy_two_layer(data: Data, lr: float = LEARNING_RATE) -> Implementation:
     m = X.shape[1]
     p = _copy_params(data)
 
-    def reset() -> None:
-        for name, value in data.params.items():
-            p[name][...] = value
+    reset = functools.partial(_restore, p, data)
 
     def step() -> None:
         W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
@@ -312,9 +314,7 @@ def numpy_planar(data: Data, lr: float = PLANAR_LEARNING_RATE) -> Implementation
     m = X.shape[1]
     p = _copy_params(data)
 
-    def reset() -> None:
-        for name, value in data.params.items():
-            p[name][...] = value
+    reset = functools.partial(_restore, p, data)
 
     def step() -> None:
         W1, b1, W2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
@@ -348,9 +348,7 @@ def numpy_deep(data: Data, lr: float = DEEP_LEARNING_RATE) -> Implementation:
     Ws = [p[f"W{i}"] for i in range(1, L + 1)]
     bs = [p[f"b{i}"] for i in range(1, L + 1)]
 
-    def reset() -> None:
-        for name, value in data.params.items():
-            p[name][...] = value
+    reset = functools.partial(_restore, p, data)
 
     def step() -> None:
         A, inputs, Zs = X, [], []
@@ -385,8 +383,7 @@ def numpy_minibatch(data: Data, optimizer: str, lr: float = COURSE2_LEARNING_RAT
     run = {}
 
     def reset() -> None:
-        for name, value in data.params.items():
-            p[name][...] = value
+        _restore(p, data)
         run["batches"] = minibatch_stream(course_random_mini_batches, data)
         run["v"] = {name: np.zeros_like(value) for name, value in p.items()}
         run["s"] = {name: np.zeros_like(value) for name, value in p.items()}
@@ -433,9 +430,7 @@ def numpy_conv(data: Data, lr: float = LEARNING_RATE) -> Implementation:
     m, H, W_, C = X.shape
     f = p["W"].shape[0]
 
-    def reset() -> None:
-        for name, value in data.params.items():
-            p[name][...] = value
+    reset = functools.partial(_restore, p, data)
 
     def step() -> None:
         W, b = p["W"], p["b"]

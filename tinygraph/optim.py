@@ -164,9 +164,9 @@ class Optimizer:
         for p in self.params:
             by_dtype.setdefault(p.dtype, []).append(p)
         self._storage = [_Storage(tuple(group), self.slots) for group in by_dtype.values()]
-        views = {p: {slot: views[i] for slot, views in storage.state_views.items()}
+        state = {p: {slot: arrays[i] for slot, arrays in storage.state_views.items()}
                  for storage in self._storage for i, p in enumerate(storage.params)}
-        self.state: list[dict[str, np.ndarray]] = [views[p] for p in self.params]  # parameter i's state arrays
+        self.state: list[dict[str, np.ndarray]] = [state[p] for p in self.params]  # parameter i's state arrays
         self._gradients = {p: storage.grad_views[i] for storage in self._storage for i, p in enumerate(storage.params)}
         self._gradient_steps: dict[Graph, Any] = {}  # graph -> its compiled step, for the last kept_steps graphs
         self._last_graph: Graph | None = None  # the graph minimize ran last, and its step: one check, not a lookup
